@@ -1,0 +1,274 @@
+"""The command line: parses arguments and calls library functions; nothing else lives here.
+
+Exit codes: 0 ok, 1 differences (diff --exit-code) or failing SQL tests, 2 usage or input error.
+Every FoxError becomes one line on stderr; no tracebacks.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .errors import FoxError
+from .pipeline import DEFAULT_DB, DEFAULT_OUT
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable:
+    def register(fn: Callable[[argparse.Namespace], int]) -> Callable:
+        COMMANDS[name] = fn
+        return fn
+    return register
+
+
+def err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def print_plan_summary(by_route: dict, by_type: dict, by_priority: dict, total: int) -> None:
+    print(f"jobs: {total}")
+    for title, counts in (("by route", by_route), ("by type", by_type), ("by priority", by_priority)):
+        print(f"  {title}:")
+        for key, value in counts.items():
+            print(f"    {key:<26} {value:>8}")
+
+
+# --- commands -------------------------------------------------------------------------------
+
+@command("plan")
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .pipeline import plan
+
+    result = plan(args.metrics, config=args.config, db=args.db, out=args.out,
+                  include_blocked=args.include_blocked or None, project_dir=args.project_dir, wait=args.wait)
+    for warning in result.warnings:
+        err(f"warning: {warning}")
+    if result.ingest_report:
+        for line in result.ingest_report.lines():
+            err(line)
+    print(f"run {result.run_id}: plan written to {result.master_plan_path}")
+    print_plan_summary(result.jobs_by_route, result.jobs_by_type, result.jobs_by_priority, result.total_jobs)
+    return 0
+
+
+@command("demo")
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .project import bundled_dir
+
+    metrics = bundled_dir("examples") / "routing_candidates" / "routing_candidates.parquet"
+    if not metrics.exists():
+        raise FoxError(f"the bundled example metrics are missing: {metrics}")
+    print(f"demo: planning the bundled example metrics {metrics}")
+    args.metrics = str(metrics)
+    args.include_blocked = False
+    return cmd_plan(args)
+
+
+@command("ingest")
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .pipeline import run_ingest
+
+    report = run_ingest(args.path, db=args.db, wait=args.wait)
+    for line in report.lines():
+        err(line)
+    print(f"run {report.run_id}: ingested {report.input_path} ({report.input_shape})")
+    return 0
+
+
+@command("build")
+def cmd_build(args: argparse.Namespace) -> int:
+    from .pipeline import run_build
+
+    result = run_build(db=args.db, config=args.config, project_dir=args.project_dir, run=args.run,
+                       include_blocked=args.include_blocked or None, wait=args.wait)
+    print(f"run {result.run_id}: built {len(result.models)} models ({', '.join(result.models)})")
+    return 0
+
+
+@command("export")
+def cmd_export(args: argparse.Namespace) -> int:
+    from .pipeline import run_export
+
+    result = run_export(db=args.db, out=args.out, run=args.run, wait=args.wait)
+    print(f"run {result.run_id}: exported to {result.out_dir}")
+    s = result.summary
+    print_plan_summary(s["by_route"], s["by_type"], s["by_priority"], result.metadata["total_jobs"])
+    return 0
+
+
+@command("runs")
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .runs import list_runs, format_runs, prune_runs
+
+    if args.prune:
+        if args.keep is None:
+            raise FoxError("--prune needs --keep N")
+        removed = prune_runs(args.db, args.keep, wait=args.wait)
+        print(f"pruned {removed} run(s); kept the newest {args.keep}")
+        return 0
+    print(format_runs(list_runs(args.db)))
+    return 0
+
+
+@command("compile")
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .pipeline import load_run_config
+    from .project import load_project
+    from .render import Renderer, model_order, transpile
+
+    project = load_project(args.project_dir)
+    config, _ = load_run_config(args.config, project)
+    renderer = Renderer(project, config)
+    rendered = renderer.render_all()
+    names = [args.model] if args.model else model_order(rendered)
+    for name in names:
+        if name not in rendered:
+            raise FoxError(f"unknown model {name!r}; models: {', '.join(sorted(rendered))}")
+        sql = rendered[name].sql
+        if args.dialect and args.dialect.lower() != "duckdb":
+            sql = transpile(sql, args.dialect)
+        if len(names) > 1:
+            print(f"-- model: {name}")
+        print(sql if sql.rstrip().endswith(";") else sql + ";")
+        if len(names) > 1:
+            print()
+    return 0
+
+
+@command("init")
+def cmd_init(args: argparse.Namespace) -> int:
+    from .project import init_project
+
+    written = init_project(args.dir)
+    print(f"initialised {args.dir}: {len(written)} files (sql/, macros/, config/)")
+    print(f"use it with: foxwarehouse --project-dir {args.dir} plan --metrics PATH")
+    return 0
+
+
+@command("validate")
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .plan_schema import validate_plan_file
+
+    path = Path(args.path)
+    if path.is_dir():
+        path = path / "master_training_plan.json"
+    problems = validate_plan_file(path)
+    if problems:
+        raise FoxError(f"{path}: invalid training plan:\n  " + "\n  ".join(problems))
+    print(f"{path}: valid")
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="foxwarehouse",
+        description="A relational, SQL-first plan warehouse for ML training routing.",
+    )
+    parser.add_argument("--version", action="version", version=f"foxwarehouse {__version__}")
+    parser.add_argument("--project-dir", metavar="DIR", help="use the models, macros and config of DIR (see init)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--project-dir", metavar="DIR", default=argparse.SUPPRESS,
+                       help="use the models, macros and config of DIR (see init)")
+        return p
+
+    def db(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", default=DEFAULT_DB, metavar="FILE", help=f"warehouse file (default {DEFAULT_DB})")
+        p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                       help="wait this long for a busy warehouse instead of failing")
+
+    def cfg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", metavar="FILE",
+                       help="routing config (default config/routing_config.yaml, else the packaged default)")
+
+    p = add("plan", "ingest metrics, build the plan and export it")
+    p.add_argument("--metrics", required=True, metavar="PATH", help="routing_candidates file or metrics directory")
+    cfg(p); db(p)
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"export folder (default {DEFAULT_OUT})")
+    p.add_argument("--include-blocked", action="store_true", help="also emit blocked jobs (priority 0)")
+
+    p = add("demo", "run the whole pipeline on the bundled example metrics")
+    cfg(p); db(p)
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"export folder (default {DEFAULT_OUT})")
+
+    p = add("ingest", "load a metrics file or directory as a new run")
+    p.add_argument("path", metavar="PATH")
+    db(p)
+
+    p = add("build", "run the SQL models for the latest ingested run")
+    cfg(p); db(p)
+    p.add_argument("--run", metavar="RUN", help="run to build (default: latest)")
+    p.add_argument("--include-blocked", action="store_true", help="also emit blocked jobs (priority 0)")
+
+    p = add("export", "write the plan files of the latest built run")
+    db(p)
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"export folder (default {DEFAULT_OUT})")
+    p.add_argument("--run", metavar="RUN", help="run to export (default: latest)")
+
+    p = add("runs", "list runs")
+    db(p)
+    p.add_argument("--prune", action="store_true", help="delete older runs")
+    p.add_argument("--keep", type=int, metavar="N", help="with --prune: how many newest runs to keep")
+
+    p = add("compile", "print the rendered SQL of a model (or all models)")
+    p.add_argument("model", nargs="?", metavar="MODEL")
+    p.add_argument("--dialect", metavar="D", help="transpile with sqlglot to dialect D (e.g. spark, postgres)")
+    cfg(p)
+
+    p = add("init", "copy sql/, macros/ and config/ into DIR for a team to own")
+    p.add_argument("dir", metavar="DIR")
+
+    p = add("validate", "check a master_training_plan.json against the plan schema")
+    p.add_argument("path", metavar="PATH")
+
+    for extra in _extra_parsers:
+        extra(add)
+    return parser
+
+
+_extra_parsers: list[Callable[[Callable[[str, str], argparse.ArgumentParser]], None]] = []
+
+
+class _Parser(argparse.ArgumentParser):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if not args.command:
+        parser.print_help()
+        return 2
+    if not hasattr(args, "project_dir"):
+        args.project_dir = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return COMMANDS[args.command](args)
+    except FoxError as exc:
+        err(f"error: {exc.message}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

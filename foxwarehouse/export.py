@@ -1,0 +1,330 @@
+"""Export (SPEC §6): write every plan file of a built run from the final view, atomically.
+
+Layout under the export folder::
+
+    routing_candidates.parquet            (routing_candidates.csv when pyarrow is unavailable)
+    routing_plan/routing_plan.{json,yaml,md}
+    training_plan/master_training_plan.json, training_plan.{json,yaml,md}
+    training_plan/by_target/ by_symbol/ by_route/ by_type/
+
+Job objects are produced as JSON text by DuckDB and streamed in chunks; Python only frames them.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from .atomic import new_export_dir, publish, hide, write_text_atomic
+from .errors import FoxError
+from .export_views import write_derived_views
+from .jobs_json import JOB_JSON_SQL
+from .markdown import TOP_N, routing_plan_markdown, training_plan_markdown
+from .render import quote_identifier, sql_literal
+from .warehouse import Warehouse, utc_now
+
+SCHEMA_VERSION = "1.0"
+CHUNK_ROWS = 50_000
+ROUTING_PLAN_PATH = "routing_plan/routing_plan.json"
+
+
+@dataclass
+class ExportResult:
+    run_id: str
+    out_dir: Path
+    files: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def pyarrow_available() -> bool:
+    if "pyarrow" in sys.modules:
+        return sys.modules["pyarrow"] is not None
+    try:
+        return importlib.util.find_spec("pyarrow") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def export(wh: Warehouse, run_id: str, out_dir: str | Path) -> ExportResult:
+    """Write every export file of `run_id` into out_dir, replacing the previous export atomically."""
+    run = wh.run(run_id)
+    if run["status"] not in ("built", "exported"):
+        raise FoxError(f"run {run_id} is {run['status']}, not built; run 'foxwarehouse build' first")
+    config = json.loads(run["config"])
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = new_export_dir(out, f"{run_id}-{os.getpid()}")
+    except OSError as exc:
+        raise FoxError(f"cannot write export folder {out}: {exc}") from None
+    writer = _Writer(wh, run, config, staging)
+    try:
+        writer.write_all()
+        entries = [writer.candidates_name, "routing_plan", "training_plan"]
+        input_path = Path(run["input_path"] or "")
+        keep = {writer.candidates_name} if _same_file(out / writer.candidates_name, input_path) else set()
+        publish(out, staging, entries, keep_regular=keep)
+        other = "routing_candidates.csv" if writer.candidates_name.endswith(".parquet") else "routing_candidates.parquet"
+        hide(out, other)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    with wh.transaction():
+        wh.set_run(run_id, status="exported", exported_at=utc_now(), export_dir=str(out))
+    return ExportResult(run_id, out, writer.files, writer.summary, writer.metadata)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and not a.is_symlink() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+class _Writer:
+    def __init__(self, wh: Warehouse, run: dict[str, Any], config: dict[str, Any], root: Path):
+        self.con = wh.con
+        self.run = run
+        self.run_id = run["run_id"]
+        self.config = config
+        self.root = root
+        self.files: list[str] = []
+        catalog = quote_identifier(self.con.execute("SELECT current_database()").fetchone()[0])
+        self.t = {name: f"{catalog}.main.{quote_identifier(name)}" for name in
+                  ("routing_candidates", "cs_decisions", "routing_decisions", "master_plan", "plan_summary")}
+        self.formats = set(config["routing"]["dump_plan_as"])
+        self.candidates_name = "routing_candidates.parquet" if pyarrow_available() else "routing_candidates.csv"
+        self.summary = self._summary()
+        self.metadata = self._metadata()
+
+    # --- pieces ---------------------------------------------------------------------------
+
+    def _summary(self) -> dict[str, Any]:
+        row = self.con.execute(
+            f"""SELECT to_json({{'by_route': by_route, 'by_type': by_type, 'by_priority': by_priority,
+                    'total_cs_jobs': total_cs_jobs, 'total_symbol_jobs': total_symbol_jobs,
+                    'total_blocked': total_blocked, 'skipped_no_families': skipped_no_families}}),
+                    total_jobs, model_families, total_targets, total_pairs
+                FROM {self.t['plan_summary']} WHERE run_id = ?""",
+            [self.run_id],
+        ).fetchone()
+        if row is None:
+            raise FoxError(f"run {self.run_id} has no plan_summary rows; rebuild it")
+        self.total_jobs, self.model_families, self.total_targets, self.total_pairs = row[1], row[2], row[3], row[4]
+        return json.loads(row[0])
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "generated_at": utc_now().isoformat(timespec="microseconds") + "Z",
+            "git_commit": self.run["git_commit"],
+            "config_hash": self.run["config_hash"],
+            "input_fingerprint": self.run["input_fingerprint"],
+            "plan_fingerprint": self.run["plan_fingerprint"],
+            "metrics_snapshot": self.candidates_name,
+            "routing_plan_path": ROUTING_PLAN_PATH,
+            "total_jobs": int(self.total_jobs),
+            "model_families": list(self.model_families),
+        }
+
+    def write_all(self) -> None:
+        self.write_candidates()
+        self.write_routing_plan()
+        self.write_training_plan()
+        if self.config["training_plan"]["derived_views"]:
+            write_derived_views(self.con, self.t["master_plan"], self.run_id, self.root / "training_plan")
+            self.files.append("training_plan/by_*/")
+
+    def _record(self, relative: str) -> None:
+        self.files.append(relative)
+
+    def write_candidates(self) -> None:
+        path = self.root / self.candidates_name
+        fmt = "FORMAT parquet" if self.candidates_name.endswith(".parquet") else "FORMAT csv, HEADER true"
+        select = "* EXCLUDE (run_id)" if fmt.startswith("FORMAT parquet") else \
+            "* EXCLUDE (run_id, failed_model_families), to_json(failed_model_families) AS failed_model_families"
+        self.con.execute(
+            f"COPY (SELECT {select} FROM {self.t['routing_candidates']} WHERE run_id = ? "
+            f"ORDER BY target, symbol NULLS FIRST) TO {sql_literal(str(path))} ({fmt})",
+            [self.run_id],
+        )
+        self._record(self.candidates_name)
+
+    # --- routing plan -----------------------------------------------------------------------
+
+    def _routing_metadata(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "generated_at": self.metadata["generated_at"],
+            "config_hash": self.run["config_hash"],
+            "input_fingerprint": self.run["input_fingerprint"],
+            "total_targets": int(self.total_targets),
+            "total_pairs": int(self.total_pairs),
+        }
+
+    def _target_entries(self) -> Iterator[str]:
+        """JSON `"T": {...}` members, one per target, streamed in chunks of targets."""
+        targets = self.con.execute(
+            f"SELECT target, count(symbol) FROM (SELECT c.target, d.symbol FROM {self.t['cs_decisions']} c "
+            f"LEFT JOIN {self.t['routing_decisions']} d ON d.run_id = c.run_id AND d.target = c.target "
+            f"WHERE c.run_id = ?) GROUP BY target ORDER BY target",
+            [self.run_id],
+        ).fetchall()
+        for first, last in _chunks(targets):
+            rows = self.con.execute(
+                f"""WITH sym AS (
+                        SELECT target, map_from_entries(list({{'key': symbol, 'value': {{
+                            'route': route, 'cs_state': cs_state, 'local_state': local_state,
+                            'reason': reasons, 'reason_codes': reason_codes}}}} ORDER BY symbol)) AS m
+                        FROM {self.t['routing_decisions']}
+                        WHERE run_id = ? AND target >= ? AND target <= ? GROUP BY target)
+                    SELECT to_json(c.target) || ': {{"cross_sectional": ' ||
+                        to_json({{'state': c.cs_state, 'route': c.route, 'reason': c.reason,
+                                  'reason_code': c.reason_code}}) ||
+                        ', "symbols": ' || coalesce(to_json(sym.m), '{{}}') || '}}'
+                    FROM {self.t['cs_decisions']} c LEFT JOIN sym ON sym.target = c.target
+                    WHERE c.run_id = ? AND c.target >= ? AND c.target <= ?
+                    ORDER BY c.target""",
+                [self.run_id, first, last, self.run_id, first, last],
+            ).fetchall()
+            for (text,) in rows:
+                yield text
+
+    def write_routing_plan(self) -> None:
+        folder = self.root / "routing_plan"
+        meta = self._routing_metadata()
+        path = folder / "routing_plan.json"
+        with _AtomicStream(path) as fh:
+            fh.write('{\n  "metadata": ' + _indent(json.dumps(meta, indent=2, ensure_ascii=False)) + ',\n  "targets": {')
+            first = True
+            for member in self._target_entries():
+                fh.write(("\n    " if first else ",\n    ") + member)
+                first = False
+            fh.write(("\n  }" if not first else "}") + "\n}\n")
+        self._record("routing_plan/routing_plan.json")
+        if "YAML" in self.formats:
+            with _AtomicStream(folder / "routing_plan.yaml") as fh:
+                fh.write(yaml.safe_dump({"metadata": meta}, sort_keys=False, allow_unicode=True))
+                fh.write("targets:" + (" {}\n" if self.total_targets == 0 else "\n"))
+                for member in self._target_entries():
+                    key, _, value = member.partition(": ")
+                    fh.write(f"  ? {key}\n  : {value}\n")
+            self._record("routing_plan/routing_plan.yaml")
+        if "MARKDOWN" in self.formats:
+            route_rows = self.con.execute(
+                f"SELECT route, count(*) FROM {self.t['routing_decisions']} WHERE run_id = ? GROUP BY route ORDER BY route",
+                [self.run_id]).fetchall()
+            target_rows = self.con.execute(
+                f"""SELECT c.target, c.cs_state, c.route, count(d.symbol),
+                        count(*) FILTER (WHERE d.route = 'ROUTE_BOTH'),
+                        count(*) FILTER (WHERE d.route = 'ROUTE_SYMBOL_SPECIFIC'),
+                        count(*) FILTER (WHERE d.route = 'ROUTE_CROSS_SECTIONAL'),
+                        count(*) FILTER (WHERE d.route = 'ROUTE_EXPERIMENTAL_ONLY'),
+                        count(*) FILTER (WHERE d.route = 'ROUTE_BLOCKED')
+                    FROM {self.t['cs_decisions']} c LEFT JOIN {self.t['routing_decisions']} d
+                      ON d.run_id = c.run_id AND d.target = c.target
+                    WHERE c.run_id = ? GROUP BY ALL ORDER BY c.target LIMIT {TOP_N}""",
+                [self.run_id]).fetchall()
+            write_text_atomic(folder / "routing_plan.md",
+                              routing_plan_markdown(meta, route_rows, target_rows, int(self.total_targets)))
+            self._record("routing_plan/routing_plan.md")
+
+    # --- training plan ----------------------------------------------------------------------
+
+    def _job_chunks(self, prefix: str) -> Iterator[str]:
+        total = int(self.total_jobs)
+        for start in range(1, total + 1, CHUNK_ROWS):
+            (text,) = self.con.execute(
+                f"SELECT string_agg({sql_literal(prefix)} || {JOB_JSON_SQL}, ',' || chr(10) ORDER BY plan_order) "
+                f"FROM {self.t['master_plan']} WHERE run_id = ? AND plan_order BETWEEN ? AND ?",
+                [self.run_id, start, start + CHUNK_ROWS - 1],
+            ).fetchone()
+            if text:
+                yield text
+
+    def write_training_plan(self) -> None:
+        folder = self.root / "training_plan"
+        master = folder / "master_training_plan.json"
+        with _AtomicStream(master) as fh:
+            fh.write('{\n  "metadata": ' + _indent(json.dumps(self.metadata, indent=2, ensure_ascii=False)))
+            fh.write(',\n  "jobs": [')
+            first = True
+            for chunk in self._job_chunks("    "):
+                fh.write(("\n" if first else ",\n") + chunk)
+                first = False
+            fh.write(("\n  ]" if not first else "]") + ',\n  "summary": ')
+            fh.write(_indent(json.dumps(self.summary, indent=2, ensure_ascii=False)) + "\n}\n")
+        self._record("training_plan/master_training_plan.json")
+        copy = folder / "training_plan.json"
+        shutil.copyfile(master, copy.with_name(".tmp-training_plan.json"))
+        os.replace(copy.with_name(".tmp-training_plan.json"), copy)
+        self._record("training_plan/training_plan.json")
+        if "YAML" in self.formats:
+            with _AtomicStream(folder / "training_plan.yaml") as fh:
+                fh.write(yaml.safe_dump({"metadata": self.metadata}, sort_keys=False, allow_unicode=True))
+                fh.write("jobs:" + (" []\n" if int(self.total_jobs) == 0 else "\n"))
+                for chunk in self._job_chunks("- "):
+                    fh.write(chunk.replace(",\n- ", "\n- ") + "\n")
+                fh.write(yaml.safe_dump({"summary": self.summary}, sort_keys=False, allow_unicode=True))
+            self._record("training_plan/training_plan.yaml")
+        if "MARKDOWN" in self.formats:
+            top = self.con.execute(
+                f"SELECT job_id, route, priority, array_to_string(model_families, ', '), estimated_samples "
+                f"FROM {self.t['master_plan']} WHERE run_id = ? ORDER BY plan_order LIMIT {TOP_N}",
+                [self.run_id]).fetchall()
+            targets = self.con.execute(
+                f"""SELECT target, count(*) FILTER (WHERE training_type = 'cross_sectional'),
+                        count(*) FILTER (WHERE training_type = 'symbol_specific'),
+                        count(*) FILTER (WHERE training_type = 'blocked'), count(*)
+                    FROM {self.t['master_plan']} WHERE run_id = ? GROUP BY target ORDER BY target LIMIT {TOP_N}""",
+                [self.run_id]).fetchall()
+            n_targets = self.con.execute(
+                f"SELECT count(DISTINCT target) FROM {self.t['master_plan']} WHERE run_id = ?", [self.run_id]).fetchone()[0]
+            write_text_atomic(folder / "training_plan.md",
+                              training_plan_markdown(self.metadata, self.summary, top, targets, int(n_targets)))
+            self._record("training_plan/training_plan.md")
+
+
+def _chunks(groups: list[tuple[str, int]]) -> Iterator[tuple[str, str]]:
+    start = 0
+    while start < len(groups):
+        end, total = start, 0
+        while end < len(groups) and (total == 0 or total + groups[end][1] <= CHUNK_ROWS):
+            total += max(groups[end][1], 1)
+            end += 1
+        yield groups[start][0], groups[end - 1][0]
+        start = end
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n  ")
+
+
+class _AtomicStream:
+    """A text file written under a temp name and renamed into place on success."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(f".tmp-{path.name}")
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.tmp, "w", encoding="utf-8", newline="\n")
+        return self.fh
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self.fh.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)

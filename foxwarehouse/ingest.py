@@ -1,0 +1,394 @@
+"""Ingest (SPEC §2): read metrics files through DuckDB, type and validate them, load them per run.
+
+Both input shapes land in ``source_*`` tables with the run's id. Validation runs as SQL over a
+staging table read with declared (all-VARCHAR for CSV) types, so every bad value is reported with
+its file, column and row number. One transaction per ingest: a bad file leaves nothing behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .errors import InputError
+from .render import quote_identifier, sql_literal
+from .warehouse import Warehouse, new_run_id, utc_now
+
+STABILITY_VALUES = ("STABLE", "DRIFTING", "DIVERGED", "UNKNOWN")
+LEAKAGE_VALUES = ("SAFE", "SUSPECT", "BLOCKED", "UNKNOWN")
+MODEL_STATUS_VALUES = ("OK", "FAILED", "SKIPPED", "UNKNOWN")
+TASK_TYPE_VALUES = ("REGRESSION", "BINARY_CLASSIFICATION", "MULTICLASS_CLASSIFICATION")
+MODE_VALUES = ("CROSS_SECTIONAL", "SYMBOL_SPECIFIC", "SYMBOL")
+STABILITY_METRICS = ("mean_overlap", "std_overlap", "mean_tau", "std_tau")
+
+# column -> kind; kinds: text, double, integer, boolean, text_list, or ("enum", values)
+CANDIDATE_COLUMNS: dict[str, Any] = {
+    "target": "text", "symbol": "text", "mode": ("enum", MODE_VALUES), "score": "double",
+    "score_ci_low": "double", "score_ci_high": "double", "stability": ("enum", STABILITY_VALUES),
+    "sample_size": "integer", "leakage_status": ("enum", LEAKAGE_VALUES), "feature_set_id": "text",
+    "metric_name": "text", "failed_model_families": "text_list", "model_status": ("enum", MODEL_STATUS_VALUES),
+    "task_type": ("enum", TASK_TYPE_VALUES), "mean_overlap": "double", "std_overlap": "double",
+    "mean_tau": "double", "std_tau": "double", "n_snapshots": "integer",
+}
+FEATURE_SELECTION_COLUMNS: dict[str, Any] = {
+    "target": "text", "symbol": "text", "score": "double", "score_ci_low": "double", "score_ci_high": "double",
+    "sample_size": "integer", "task_type": ("enum", TASK_TYPE_VALUES), "metric_name": "text",
+    "feature_set_id": "text", "failed_model_families": "text_list", "model_status": ("enum", MODEL_STATUS_VALUES),
+}
+SNAPSHOT_COLUMNS: dict[str, Any] = {
+    "target": "text", "symbol": "text", "snapshot_id": "text", "overlap": "double", "tau": "double",
+}
+LEAKAGE_COLUMNS: dict[str, Any] = {
+    "target": "text", "symbol": "text", "leakage_status": ("enum", LEAKAGE_VALUES), "quarantine_confirmed": "boolean",
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str                 # logical source name
+    table: str                # warehouse table
+    columns: dict[str, Any]
+    required: tuple[str, ...]
+    keyed: bool               # one row per (target, symbol) key
+
+
+CANDIDATES = InputSpec("routing_candidates", "source_routing_candidates", CANDIDATE_COLUMNS,
+                       ("target", "score", "sample_size"), True)
+FEATURE_SELECTION = InputSpec("feature_selection", "source_feature_selection", FEATURE_SELECTION_COLUMNS,
+                              ("target", "score", "sample_size"), True)
+SNAPSHOTS = InputSpec("stability_snapshots", "source_stability_snapshots", SNAPSHOT_COLUMNS,
+                      ("target", "overlap", "tau"), False)
+LEAKAGE = InputSpec("leakage", "source_leakage", LEAKAGE_COLUMNS, ("target", "leakage_status"), True)
+
+MAX_SHOWN = 5
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    input_path: str
+    input_shape: str
+    input_fingerprint: str
+    files: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        out = {"rows_read": 0, "cs_rows": 0, "symbol_rows": 0, "aggregate_rows_skipped": 0}
+        for name in ("routing_candidates", "feature_selection"):
+            for key in out:
+                out[key] += self.files.get(name, {}).get(key, 0)
+        return out
+
+    def lines(self) -> list[str]:
+        out = []
+        for name, counts in self.files.items():
+            details = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
+            out.append(f"ingest: {name}: {details}")
+        return out
+
+
+def locate_inputs(path: str | Path) -> tuple[str, dict[str, Path]]:
+    """('candidates'|'raw', {source name: file}) for a metrics file or directory."""
+    root = Path(path)
+    if not root.exists():
+        raise InputError(f"metrics path not found: {root}")
+    if root.is_file():
+        _check_format(root)
+        return "candidates", {"routing_candidates": root}
+    found = {}
+    for name in ("routing_candidates", "feature_selection", "stability_snapshots", "leakage"):
+        matches = [root / f"{name}.{ext}" for ext in ("parquet", "csv") if (root / f"{name}.{ext}").is_file()]
+        if len(matches) > 1:
+            raise InputError(f"{root}: both {matches[0].name} and {matches[1].name} exist; keep one")
+        if matches:
+            found[name] = matches[0]
+    if "routing_candidates" in found:
+        return "candidates", {"routing_candidates": found["routing_candidates"]}
+    if "feature_selection" not in found:
+        raise InputError(
+            f"{root}: no metrics found: expected routing_candidates.(parquet|csv) or "
+            f"feature_selection.(parquet|csv) (with optional stability_snapshots and leakage files)"
+        )
+    return "raw", found
+
+
+def _check_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; use .parquet or .csv")
+    return suffix[1:]
+
+
+def fingerprint_files(files: dict[str, Path]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0")
+        with open(files[name], "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def ingest(wh: Warehouse, path: str | Path, run_id: str | None = None) -> IngestReport:
+    """Validate and load one metrics input as a new run (status 'ingested')."""
+    shape, files = locate_inputs(path)
+    try:
+        fingerprint = fingerprint_files(files)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read: {exc}") from None
+    run_id = run_id or new_run_id()
+    report = IngestReport(run_id, str(path), shape, fingerprint)
+    specs = [CANDIDATES] if shape == "candidates" else [FEATURE_SELECTION, SNAPSHOTS, LEAKAGE]
+    with wh.transaction() as con:
+        con.execute(
+            "INSERT INTO runs (run_id, seq, created_at, status, input_path, input_shape, input_fingerprint) "
+            "VALUES (?, ?, ?, 'ingested', ?, ?, ?)",
+            [run_id, wh.next_seq(), utc_now(), str(Path(path)), shape, fingerprint],
+        )
+        for spec in specs:
+            if spec.name in files:
+                report.files[spec.name] = _load_file(con, spec, files[spec.name], run_id)
+        con.execute("UPDATE runs SET ingest_report = ? WHERE run_id = ?", [json.dumps(report.files), run_id])
+    return report
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path, run_id: str) -> dict[str, int]:
+    fmt = _check_format(path)
+    con.execute("DROP TABLE IF EXISTS temp.main.ingest_stage")
+    try:
+        if fmt == "parquet":
+            con.execute("CREATE TEMP TABLE ingest_stage AS SELECT * FROM read_parquet(?)", [str(path)])
+        else:
+            con.execute(
+                "CREATE TEMP TABLE ingest_stage AS SELECT * FROM read_csv(?, all_varchar = true, header = true, "
+                "auto_detect = true, null_padding = false)",
+                [str(path)],
+            )
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot be read as {fmt.upper()}: {_first_line(exc)}") from None
+    try:
+        stage = _StagedFile(con, spec, path)
+        return stage.load(run_id)
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.main.ingest_stage")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _StagedFile:
+    """One staged input file: column mapping, typed expressions, checks, and the insert."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path):
+        self.con, self.spec, self.path = con, spec, path
+        described = con.execute("DESCRIBE temp.main.ingest_stage").fetchall()
+        self.types: dict[str, str] = {}
+        self.names: dict[str, str] = {}
+        for name, dtype, *_ in described:
+            key = name.strip().lower().lstrip("\ufeff")
+            if key in self.names:
+                raise InputError(f"{path}: column {name!r} appears more than once")
+            self.names[key] = name
+            self.types[key] = dtype.upper()
+        self.row_count = int(con.execute("SELECT count(*) FROM temp.main.ingest_stage").fetchone()[0])
+        missing = [c for c in spec.required if c not in self.names]
+        if missing:
+            found = ", ".join(self.names[k] for k in self.names) or "(none)"
+            raise InputError(
+                f"{path}: missing required column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} (columns found: {found[:300]})"
+            )
+
+    # --- expressions ------------------------------------------------------------------------
+
+    def _raw(self, column: str) -> str | None:
+        if column in self.names:
+            return quote_identifier(self.names[column])
+        if column in STABILITY_METRICS + ("n_snapshots",) and "stability_metrics" in self.names:
+            if self.types["stability_metrics"].startswith("STRUCT") and f"{column} " in self.types["stability_metrics"].lower():
+                return f"{quote_identifier(self.names['stability_metrics'])}.{quote_identifier(column)}"
+        return None
+
+    def _kind_type(self, column: str) -> str:
+        if column in self.names:
+            return self.types[column]
+        if column in STABILITY_METRICS:
+            return "DOUBLE"
+        return "BIGINT"
+
+    def typed(self, column: str, kind: Any) -> tuple[str, str | None]:
+        """(typed expression, condition that marks a bad value or None)."""
+        raw = self._raw(column)
+        if raw is None:
+            return _null_of(kind), None
+        dtype = self._kind_type(column)
+        nested = dtype.endswith("[]") or dtype.startswith(("STRUCT", "MAP", "LIST", "UNION"))
+        if kind == "text_list":
+            if dtype.endswith("[]") or dtype.startswith("LIST"):
+                return f"list_transform(CAST({raw} AS VARCHAR[]), lambda x: trim(x))", None
+            if nested:
+                return "CAST(NULL AS VARCHAR[])", f"{raw} IS NOT NULL"
+            text = f"trim(CAST({raw} AS VARCHAR))"
+            expr = (
+                f"(CASE WHEN {raw} IS NULL OR {text} = '' THEN NULL "
+                f"WHEN starts_with({text}, '[') THEN CASE WHEN json_valid({text}) AND json_type({text}) = 'ARRAY' "
+                f"THEN list_filter(list_transform(from_json({text}, '[\"VARCHAR\"]'), lambda x: trim(x)), lambda x: x IS NOT NULL AND x <> '') END "
+                f"ELSE list_filter(list_transform(string_split({text}, '|'), lambda x: trim(x)), lambda x: x <> '') END)"
+            )
+            bad = f"({raw} IS NOT NULL AND {text} <> '' AND {expr} IS NULL)"
+            return expr, bad
+        if nested:
+            return _null_of(kind), f"{raw} IS NOT NULL"
+        is_text = dtype == "VARCHAR"
+        if kind == "text":
+            return f"CAST({raw} AS VARCHAR)", None
+        if isinstance(kind, tuple):
+            allowed = ", ".join(sql_literal(v) for v in kind[1])
+            expr = f"NULLIF(upper(trim(CAST({raw} AS VARCHAR))), '')"
+            return expr, f"({expr} IS NOT NULL AND {expr} NOT IN ({allowed}))"
+        if kind == "double":
+            if is_text:
+                expr = f"TRY_CAST(trim({raw}) AS DOUBLE)"
+                return expr, f"({raw} IS NOT NULL AND trim({raw}) <> '' AND {expr} IS NULL)"
+            if _numeric(dtype):
+                return f"CAST({raw} AS DOUBLE)", None
+            return "CAST(NULL AS DOUBLE)", f"{raw} IS NOT NULL"
+        if kind == "integer":
+            if is_text:
+                as_double = f"TRY_CAST(trim({raw}) AS DOUBLE)"
+                expr = (
+                    f"(CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]+') THEN TRY_CAST(trim({raw}) AS BIGINT) "
+                    f"WHEN isfinite({as_double}) AND {as_double} = trunc({as_double}) THEN TRY_CAST({as_double} AS BIGINT) END)"
+                )
+                return expr, f"({raw} IS NOT NULL AND trim({raw}) <> '' AND {expr} IS NULL)"
+            if dtype in ("FLOAT", "DOUBLE", "REAL") or dtype.startswith("DECIMAL"):
+                expr = f"(CASE WHEN isfinite(CAST({raw} AS DOUBLE)) AND {raw} = trunc({raw}) THEN TRY_CAST({raw} AS BIGINT) END)"
+                return expr, f"({raw} IS NOT NULL AND {expr} IS NULL)"
+            if _numeric(dtype):
+                expr = f"TRY_CAST({raw} AS BIGINT)"
+                return expr, f"({raw} IS NOT NULL AND {expr} IS NULL)"
+            return "CAST(NULL AS BIGINT)", f"{raw} IS NOT NULL"
+        if kind == "boolean":
+            if dtype == "BOOLEAN":
+                return raw, None
+            if is_text:
+                expr = f"TRY_CAST(trim({raw}) AS BOOLEAN)"
+                return expr, f"({raw} IS NOT NULL AND trim({raw}) <> '' AND {expr} IS NULL)"
+            if _numeric(dtype):
+                return f"({raw} <> 0)", None
+            return "CAST(NULL AS BOOLEAN)", f"{raw} IS NOT NULL"
+        raise AssertionError(kind)
+
+    # --- checks -----------------------------------------------------------------------------
+
+    def _fail_rows(self, condition: str, shown: str) -> tuple[int, list[tuple]]:
+        count = int(self.con.execute(f"SELECT count(*) FROM temp.main.ingest_stage WHERE {condition}").fetchone()[0])
+        rows = self.con.execute(
+            f"SELECT rowid + 1, {shown} FROM temp.main.ingest_stage WHERE {condition} ORDER BY rowid LIMIT {MAX_SHOWN}"
+        ).fetchall() if count else []
+        return count, rows
+
+    def _raise(self, column: str, problem: str, count: int, rows: list[tuple]) -> None:
+        shown = "; ".join(f"row {r[0]}: {_show(r[1])}" for r in rows)
+        more = f" (and {count - len(rows)} more)" if count > len(rows) else ""
+        raise InputError(f"{self.path}: column {column!r}: {count} row{'s' if count != 1 else ''} {problem}: {shown}{more}")
+
+    def check_values(self) -> None:
+        for column, kind in self.spec.columns.items():
+            _, bad = self.typed(column, kind)
+            if bad is None:
+                continue
+            raw = self._raw(column)
+            count, rows = self._fail_rows(bad, f"CAST({raw} AS VARCHAR)")
+            if count:
+                self._raise(column, _problem(kind), count, rows)
+
+    def check_rules(self, typed_target: str, typed_symbol: str, aggregate: str) -> None:
+        count, rows = self._fail_rows(f"{typed_target} IS NULL OR trim({typed_target}) = ''", f"CAST({self._raw('target')} AS VARCHAR)")
+        if count:
+            self._raise("target", "have an empty target", count, rows)
+        for column in ("sample_size", "n_snapshots"):
+            if column in self.spec.columns and self._raw(column) is not None and column == "sample_size":
+                expr, _ = self.typed(column, "integer")
+                count, rows = self._fail_rows(f"{expr} < 0", expr)
+                if count:
+                    self._raise(column, "are negative", count, rows)
+        if not self.spec.keyed:
+            return
+        dupes = self.con.execute(
+            f"""SELECT t, s, list(r ORDER BY r) AS rows_, count(*) OVER () AS n
+                FROM (SELECT {typed_target} AS t, {typed_symbol} AS s, rowid + 1 AS r
+                      FROM temp.main.ingest_stage WHERE NOT ({aggregate}))
+                GROUP BY t, s HAVING count(*) > 1 ORDER BY min(r) LIMIT {MAX_SHOWN}"""
+        ).fetchall()
+        if dupes:
+            shown = "; ".join(
+                f"target={_show(t)} {'(CS row)' if s is None else 'symbol=' + _show(s)} at rows {', '.join(map(str, rows_[:5]))}"
+                for t, s, rows_, _ in dupes
+            )
+            raise InputError(f"{self.path}: columns 'target', 'symbol': {dupes[0][3]} duplicate key{'s' if dupes[0][3] != 1 else ''}: {shown}")
+
+    def load(self, run_id: str) -> dict[str, int]:
+        if self.row_count == 0 and self.spec in (CANDIDATES, FEATURE_SELECTION):
+            raise InputError(f"{self.path}: has no data rows; refusing to build a plan from empty metrics")
+        self.check_values()
+        exprs = {c: self.typed(c, k)[0] for c, k in self.spec.columns.items()}
+        symbol_norm = f"(CASE WHEN {exprs['symbol']} IS NULL OR {exprs['symbol']} IN ('', '__AGG__') THEN NULL ELSE {exprs['symbol']} END)"
+        mode = exprs.get("mode")
+        aggregate = (
+            f"({symbol_norm} IS NULL AND coalesce({mode} IN ('SYMBOL_SPECIFIC', 'SYMBOL'), FALSE))" if mode else "FALSE"
+        )
+        self.check_rules(exprs["target"], symbol_norm, aggregate)
+        exprs["symbol"] = symbol_norm
+        if mode:
+            exprs["mode"] = f"(CASE WHEN {mode} = 'SYMBOL' THEN 'SYMBOL_SPECIFIC' ELSE {mode} END)"
+        select = ", ".join(f"{expr} AS {quote_identifier(col)}" for col, expr in exprs.items())
+        columns = ", ".join(quote_identifier(c) for c in exprs)
+        self.con.execute(
+            f"INSERT INTO {self.spec.table} (run_id, source_row, {columns}) "
+            f"SELECT ?, rowid + 1, {select} FROM temp.main.ingest_stage WHERE NOT ({aggregate}) ORDER BY rowid",
+            [run_id],
+        )
+        counts = {"rows_read": self.row_count}
+        if self.spec.keyed and self.spec is not LEAKAGE:
+            cs, sym, agg = self.con.execute(
+                f"SELECT count(*) FILTER (WHERE NOT ({aggregate}) AND {symbol_norm} IS NULL), "
+                f"count(*) FILTER (WHERE {symbol_norm} IS NOT NULL), count(*) FILTER (WHERE {aggregate}) "
+                f"FROM temp.main.ingest_stage"
+            ).fetchone()
+            counts.update(cs_rows=int(cs), symbol_rows=int(sym), aggregate_rows_skipped=int(agg))
+        return counts
+
+
+def _numeric(dtype: str) -> bool:
+    return dtype in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                     "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL") or dtype.startswith("DECIMAL")
+
+
+def _null_of(kind: Any) -> str:
+    sql_type = {"double": "DOUBLE", "integer": "BIGINT", "boolean": "BOOLEAN", "text_list": "VARCHAR[]"}.get(kind, "VARCHAR")
+    return f"CAST(NULL AS {sql_type})"
+
+
+def _problem(kind: Any) -> str:
+    if isinstance(kind, tuple):
+        return f"have a value that is not one of {', '.join(kind[1])}"
+    return {
+        "double": "are not numbers",
+        "integer": "are not whole numbers",
+        "boolean": "are not true/false",
+        "text_list": "are not a list of text (JSON array or '|'-separated)",
+        "text": "are not text",
+    }[kind]

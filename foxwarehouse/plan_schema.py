@@ -1,0 +1,672 @@
+"""Validation of ``master_training_plan.json`` against its JSON Schema, with the standard library only.
+
+The schema lives next to this module in ``schemas/master_training_plan.schema.json`` (Draft 2020-12
+style). No jsonschema package is used: this module carries a small validator for the subset of JSON
+Schema that file uses, and refuses (``SchemaDefinitionError``) any keyword it does not implement, so
+the schema and the validator cannot silently drift apart.
+
+Supported keywords: ``type`` (a name or a list of names, ``"null"`` included), ``enum``, ``const``,
+``minimum``, ``maximum``, ``minLength``, ``required``, ``properties``, ``additionalProperties``
+(boolean or schema), ``propertyNames``, ``items`` (one schema for every element) and ``$ref`` to a
+JSON pointer inside the same document (``#/$defs/...``). Annotations (``$schema``, ``$id``,
+``$comment``, ``title``, ``description``, ``default``, ``examples``) and ``$defs`` are accepted and
+ignored. When ``type`` fails, the other keywords of that schema are not reported for the same value,
+so each mistake gives one message.
+
+Public API:
+
+* ``validate_plan_document(doc) -> list[str]`` — the first few violations as ``path: message``
+  (for example ``jobs[3].priority: expected integer, got "x"``); ``[]`` when the plan is valid.
+* ``validate_plan_file(path) -> list[str]`` — the same for a file or a training_plan folder, plus
+  read and JSON parse errors (with line and column).
+
+Besides the schema, a plan must be consistent (checked only once it matches the schema): job ids are
+unique, a ``cross_sectional`` job has ``symbol`` null and route ``ROUTE_CROSS_SECTIONAL``, a
+``symbol_specific`` job has a symbol and one of the routes ``ROUTE_SYMBOL_SPECIFIC``, ``ROUTE_BOTH``,
+``ROUTE_EXPERIMENTAL_ONLY``, a ``blocked`` job has a symbol and route ``ROUTE_BLOCKED``, and a target
+has at most one cross-sectional job and a ``(target, symbol)`` pair at most one job.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = [
+    "KNOWN_SCHEMA_VERSIONS",
+    "MASTER_PLAN_FILENAME",
+    "SCHEMA_PATH",
+    "SchemaDefinitionError",
+    "format_path",
+    "load_schema",
+    "read_plan_document",
+    "resolve_plan_path",
+    "validate_plan_document",
+    "validate_plan_file",
+]
+
+#: Schema versions of master_training_plan.json this code understands.
+KNOWN_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0",)
+
+MASTER_PLAN_FILENAME = "master_training_plan.json"
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "master_training_plan.schema.json"
+
+DEFAULT_MAX_ERRORS = 10
+
+#: Which route each training_type may carry (SPEC §5).
+ROUTES_BY_TRAINING_TYPE: dict[str, frozenset[str]] = {
+    "cross_sectional": frozenset({"ROUTE_CROSS_SECTIONAL"}),
+    "symbol_specific": frozenset({"ROUTE_SYMBOL_SPECIFIC", "ROUTE_BOTH", "ROUTE_EXPERIMENTAL_ONLY"}),
+    "blocked": frozenset({"ROUTE_BLOCKED"}),
+}
+
+
+class SchemaDefinitionError(Exception):
+    """The schema document itself uses something this validator does not support (a bug, not bad input)."""
+
+
+class _TooManyErrors(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------------
+# paths and value rendering
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def format_path(segments: list[Any] | tuple[Any, ...]) -> str:
+    """``["jobs", 3, "priority"]`` -> ``jobs[3].priority``; ``[]`` -> ``(root)``."""
+    out: list[str] = []
+    for seg in segments:
+        if isinstance(seg, int):
+            out.append(f"[{seg}]")
+        elif _IDENT.match(seg):
+            out.append(f".{seg}" if out else seg)
+        else:
+            out.append(f"[{json.dumps(seg, ensure_ascii=False)}]")
+    return "".join(out) or "(root)"
+
+
+def _json_type(value: Any) -> str:
+    t = type(value)
+    if t is bool:
+        return "boolean"
+    if t is int:
+        return "integer"
+    if t is float:
+        return "number"
+    if t is str:
+        return "string"
+    if value is None:
+        return "null"
+    if t is list:
+        return "array"
+    if t is dict:
+        return "object"
+    return t.__name__
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A short rendering of a value for messages: scalars as JSON, containers by their type."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+# --------------------------------------------------------------------------------------------------
+# the schema compiler: each (sub)schema becomes a function (value, path, errors) -> None
+
+Validator = Callable[[Any, list, list], None]
+
+_ANNOTATIONS = frozenset(
+    {"$schema", "$id", "$comment", "title", "description", "default", "examples", "$defs", "definitions"}
+)
+_SUPPORTED = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "minimum",
+        "maximum",
+        "minLength",
+        "required",
+        "properties",
+        "additionalProperties",
+        "propertyNames",
+        "items",
+        "$ref",
+    }
+)
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "null": (type(None),),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+    "string": (str,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def _enum_key(value: Any) -> Any:
+    """Hashable identity for enum/const comparison that keeps JSON types apart (1 != true)."""
+    if isinstance(value, (dict, list)):
+        return (_json_type(value), json.dumps(value, sort_keys=True))
+    if type(value) is float and value.is_integer():
+        return ("number", int(value))
+    if type(value) in (int, float):
+        return ("number", value)
+    return (_json_type(value), value)
+
+
+class _Compiler:
+    def __init__(self, root: dict):
+        self.root = root
+        self._refs: dict[str, Validator] = {}
+        self._fast_refs: dict[str, Callable[[Any], bool]] = {}
+
+    def resolve(self, ref: str) -> Any:
+        if not ref.startswith("#"):
+            raise SchemaDefinitionError(f"only local $ref is supported, got {ref!r}")
+        node: Any = self.root
+        pointer = ref[1:]
+        if pointer:
+            if not pointer.startswith("/"):
+                raise SchemaDefinitionError(f"bad $ref {ref!r}")
+            for token in pointer[1:].split("/"):
+                token = token.replace("~1", "/").replace("~0", "~")
+                try:
+                    node = node[int(token)] if isinstance(node, list) else node[token]
+                except (KeyError, IndexError, ValueError, TypeError):
+                    raise SchemaDefinitionError(f"$ref {ref!r} does not resolve") from None
+        return node
+
+    def ref(self, ref: str) -> Validator:
+        if ref in self._refs:
+            return self._refs[ref]
+        # A trampoline makes recursive schemas work: the slot is filled after compiling the target.
+        slot: list[Validator] = []
+
+        def via_ref(value: Any, path: list, errors: list) -> None:
+            slot[0](value, path, errors)
+
+        self._refs[ref] = via_ref
+        slot.append(self.compile(self.resolve(ref)))
+        return via_ref
+
+    def compile(self, schema: Any) -> Validator:
+        if schema is True:
+            return _accept
+        if schema is False:
+            return _reject_all
+        if not isinstance(schema, dict):
+            raise SchemaDefinitionError(f"a schema must be an object or a boolean, got {_show(schema)}")
+        unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
+        if unknown:
+            raise SchemaDefinitionError(f"unsupported JSON Schema keyword(s): {', '.join(sorted(unknown))}")
+
+        type_check = self._type(schema["type"]) if "type" in schema else None
+        checks: list[Validator] = []
+        if "$ref" in schema:
+            checks.append(self.ref(schema["$ref"]))
+        if "const" in schema:
+            checks.append(self._enum([schema["const"]], is_const=True))
+        if "enum" in schema:
+            checks.append(self._enum(schema["enum"]))
+        if "minimum" in schema or "maximum" in schema:
+            checks.append(self._range(schema.get("minimum"), schema.get("maximum")))
+        if "minLength" in schema:
+            checks.append(self._min_length(schema["minLength"]))
+        if any(k in schema for k in ("required", "properties", "additionalProperties", "propertyNames")):
+            checks.append(self._object(schema))
+        if "items" in schema:
+            checks.append(self._items(schema["items"]))
+
+        if type_check is None and len(checks) == 1:
+            return checks[0]
+
+        def node(value: Any, path: list, errors: list) -> None:
+            if type_check is not None and not type_check(value, path, errors):
+                return
+            for check in checks:
+                check(value, path, errors)
+
+        return node
+
+    # -- keywords ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _type(spec: Any) -> Callable[[Any, list, list], bool]:
+        names = [spec] if isinstance(spec, str) else list(spec)
+        if not names or any(n not in _PY_TYPES for n in names):
+            raise SchemaDefinitionError(f"bad type {spec!r}")
+        allowed: set[type] = set()
+        for n in names:
+            allowed.update(_PY_TYPES[n])
+        integer_only = "integer" in names and "number" not in names
+        expected = " or ".join(names)
+
+        def check(value: Any, path: list, errors: list) -> bool:
+            t = type(value)  # exact types: bool (an int subclass) is only accepted as "boolean"
+            if t in allowed:
+                return True
+            if t is float and integer_only and value.is_integer():
+                return True  # JSON Schema: 3.0 is an integer
+            _add(errors, path, f"expected {expected}, got {_show(value)}")
+            return False
+
+        return check
+
+    @staticmethod
+    def _enum(values: Any, is_const: bool = False) -> Validator:
+        if not isinstance(values, list) or not values:
+            raise SchemaDefinitionError("enum must be a non-empty array")
+        keys = frozenset(_enum_key(v) for v in values)
+        if is_const:
+            wanted = f"must be {_show(values[0])}"
+        else:
+            wanted = "is not one of " + ", ".join(_show(v) for v in values)
+
+        def check(value: Any, path: list, errors: list) -> None:
+            if _enum_key(value) not in keys:
+                if is_const:
+                    _add(errors, path, f"{wanted}, got {_show(value)}")
+                else:
+                    _add(errors, path, f"{_show(value)} {wanted}")
+
+        return check
+
+    @staticmethod
+    def _range(minimum: Any, maximum: Any) -> Validator:
+        def check(value: Any, path: list, errors: list) -> None:
+            if type(value) not in (int, float):
+                return
+            if minimum is not None and value < minimum:
+                _add(errors, path, f"{_show(value)} is less than the minimum {_show(minimum)}")
+            elif maximum is not None and value > maximum:
+                _add(errors, path, f"{_show(value)} is greater than the maximum {_show(maximum)}")
+
+        return check
+
+    @staticmethod
+    def _min_length(n: int) -> Validator:
+        def check(value: Any, path: list, errors: list) -> None:
+            if type(value) is str and len(value) < n:
+                if n == 1:
+                    _add(errors, path, "must not be empty")
+                else:
+                    _add(errors, path, f"must be at least {n} characters long, got {len(value)}")
+
+        return check
+
+    def _object(self, schema: dict) -> Validator:
+        required: list[str] = list(schema.get("required", []))
+        props: dict[str, Validator] = {k: self.compile(v) for k, v in schema.get("properties", {}).items()}
+        prop_items = list(props.items())
+        additional = schema.get("additionalProperties", True)
+        extra_check: Validator | None = None
+        extra_forbidden = additional is False
+        if isinstance(additional, dict):
+            extra_check = self.compile(additional)
+        names_check = self.compile(schema["propertyNames"]) if "propertyNames" in schema else None
+        known = sorted(props)
+
+        def check(value: Any, path: list, errors: list) -> None:
+            if type(value) is not dict:
+                return
+            for key in required:
+                if key not in value:
+                    path.append(key)
+                    _add(errors, path, "required key is missing")
+                    path.pop()
+            for key, sub in prop_items:
+                if key in value:
+                    path.append(key)
+                    sub(value[key], path, errors)
+                    path.pop()
+            if extra_forbidden or extra_check is not None or names_check is not None:
+                for key in value:
+                    if names_check is not None:
+                        path.append(key)
+                        names_check(key, path, errors)
+                        path.pop()
+                    if key in props:
+                        continue
+                    if extra_forbidden:
+                        path.append(key)
+                        hint = difflib.get_close_matches(key, known, n=1)
+                        msg = "unknown key"
+                        if hint:
+                            msg += f' (did you mean "{hint[0]}"?)'
+                        _add(errors, path, msg)
+                        path.pop()
+                    elif extra_check is not None:
+                        path.append(key)
+                        extra_check(value[key], path, errors)
+                        path.pop()
+
+        return check
+
+    def _items(self, items: Any) -> Validator:
+        sub = self.compile(items)
+        ok = self.fast(items)
+
+        def check(value: Any, path: list, errors: list) -> None:
+            if type(value) is not list:
+                return
+            for i, element in enumerate(value):
+                if ok(element):  # the common case: skip the path bookkeeping of the detailed pass
+                    continue
+                path.append(i)
+                sub(element, path, errors)
+                path.pop()
+
+        return check
+
+    # -- fast predicates: the same rules as compile(), answering only valid/invalid ----------------
+
+    def fast(self, schema: Any) -> Callable[[Any], bool]:
+        """A predicate equivalent to ``compile(schema)`` reporting no error (used to skip valid items)."""
+        if schema is True:
+            return lambda value: True
+        if schema is False:
+            return lambda value: False
+        preds: list[Callable[[Any], bool]] = []
+        if "type" in schema:
+            names = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
+            allowed: set[type] = set()
+            for n in names:
+                allowed.update(_PY_TYPES[n])
+            integer_only = "integer" in names and "number" not in names
+
+            def type_ok(v: Any, allowed: set = allowed, integer_only: bool = integer_only) -> bool:
+                t = type(v)
+                return t in allowed or (integer_only and t is float and v.is_integer())
+
+            preds.append(type_ok)
+        if "$ref" in schema:
+            preds.append(self._fast_ref(schema["$ref"]))
+        for values in ([schema["const"]] if "const" in schema else None, schema.get("enum")):
+            if values is None:
+                continue
+            if all(type(v) is str for v in values):
+                strings = frozenset(values)
+                preds.append(lambda v, strings=strings: type(v) is str and v in strings)
+            else:
+                keys = frozenset(_enum_key(v) for v in values)
+                preds.append(lambda v, keys=keys: _enum_key(v) in keys)
+        if "minimum" in schema or "maximum" in schema:
+            lo, hi = schema.get("minimum"), schema.get("maximum")
+            preds.append(
+                lambda v, lo=lo, hi=hi: type(v) not in (int, float)
+                or ((lo is None or v >= lo) and (hi is None or v <= hi))
+            )
+        if "minLength" in schema:
+            n = schema["minLength"]
+            preds.append(lambda v, n=n: type(v) is not str or len(v) >= n)
+        if any(k in schema for k in ("required", "properties", "additionalProperties", "propertyNames")):
+            preds.append(self._fast_object(schema))
+        if "items" in schema:
+            sub = self.fast(schema["items"])
+            preds.append(lambda v, sub=sub: type(v) is not list or all(map(sub, v)))
+        if len(preds) == 1:
+            return preds[0]
+
+        def node(v: Any, preds: list = preds) -> bool:
+            for pred in preds:
+                if not pred(v):
+                    return False
+            return True
+
+        return node
+
+    def _fast_ref(self, ref: str) -> Callable[[Any], bool]:
+        if ref in self._fast_refs:
+            return self._fast_refs[ref]
+        slot: list[Callable[[Any], bool]] = []
+        self._fast_refs[ref] = lambda v: slot[0](v)
+        slot.append(self.fast(self.resolve(ref)))
+        return self._fast_refs[ref]
+
+    def _fast_object(self, schema: dict) -> Callable[[Any], bool]:
+        required = frozenset(schema.get("required", []))
+        props = {k: self.fast(v) for k, v in schema.get("properties", {}).items()}
+        prop_items = list(props.items())
+        prop_names = frozenset(props)
+        additional = schema.get("additionalProperties", True)
+        extra = self.fast(additional) if isinstance(additional, dict) else None
+        closed = additional is False
+        names = self.fast(schema["propertyNames"]) if "propertyNames" in schema else None
+
+        def ok(v: Any) -> bool:
+            if type(v) is not dict:
+                return True
+            keys = v.keys()
+            if not required <= keys:
+                return False
+            if closed and not keys <= prop_names:
+                return False
+            for key, sub in prop_items:
+                if key in v and not sub(v[key]):
+                    return False
+            if names is not None and not all(map(names, keys)):
+                return False
+            if extra is not None:
+                for key in keys - prop_names:
+                    if not extra(v[key]):
+                        return False
+            return True
+
+        return ok
+
+
+def _accept(value: Any, path: list, errors: list) -> None:
+    return None
+
+
+def _reject_all(value: Any, path: list, errors: list) -> None:
+    _add(errors, path, "no value is allowed here")
+
+
+def _add(errors: list, path: list, message: str) -> None:
+    errors.append(f"{format_path(path)}: {message}")
+    if len(errors) > errors_cap(errors):  # one past the cap: proof that errors were left out
+        raise _TooManyErrors
+
+
+class _ErrorList(list):
+    """A list that knows how many errors to collect before validation stops."""
+
+    def __init__(self, cap: int):
+        super().__init__()
+        self.cap = cap
+
+
+def errors_cap(errors: list) -> int:
+    return getattr(errors, "cap", 1 << 62)
+
+
+@functools.lru_cache(maxsize=None)
+def load_schema() -> dict:
+    """The shipped master_training_plan JSON Schema (parsed once)."""
+    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@functools.lru_cache(maxsize=None)
+def _plan_validator() -> Validator:
+    schema = load_schema()
+    compiler = _Compiler(schema)
+    detailed = compiler.compile(schema)
+    ok = compiler.fast(schema)
+
+    def validate(doc: Any, path: list, errors: list) -> None:
+        if not ok(doc):
+            detailed(doc, path, errors)
+
+    return validate
+
+
+# --------------------------------------------------------------------------------------------------
+# public validation API
+
+
+def validate_plan_document(doc: Any, max_errors: int = DEFAULT_MAX_ERRORS) -> list[str]:
+    """Validate a parsed plan; return up to ``max_errors`` messages ``path: message`` ([] = valid).
+
+    An unknown ``metadata.schema_version`` is reported alone (the rest of the document is not
+    checked against a schema it was not written for). When more violations exist than are
+    reported, a last line ``(further errors not shown)`` says so.
+    """
+    max_errors = max(1, int(max_errors))
+    version_error = _schema_version_error(doc)
+    if version_error:
+        return [version_error]
+    errors = _ErrorList(max_errors)
+    truncated = False
+    try:
+        _plan_validator()(doc, [], errors)
+        if not errors:
+            _consistency(doc, errors)
+    except _TooManyErrors:
+        truncated = True
+    result = list(errors[:max_errors])
+    if truncated:
+        result.append("(further errors not shown)")
+    return result
+
+
+def _schema_version_error(doc: Any) -> str | None:
+    if not isinstance(doc, dict):
+        return None
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict):
+        return None
+    version = meta.get("schema_version")
+    if not isinstance(version, str) or version in KNOWN_SCHEMA_VERSIONS:
+        return None
+    supported = ", ".join(f'"{v}"' for v in KNOWN_SCHEMA_VERSIONS)
+    return (
+        f"metadata.schema_version: unsupported schema version {_show(version)}; "
+        f"this version of foxwarehouse supports {supported} (upgrade foxwarehouse to read this plan)"
+    )
+
+
+def _consistency(doc: dict, errors: list) -> None:
+    """Checks JSON Schema cannot express: unique ids and keys, training_type vs symbol and route."""
+    seen_ids: dict[str, int] = {}
+    cs_by_target: dict[str, int] = {}
+    job_by_pair: dict[tuple[str, str], int] = {}
+    path: list = ["jobs", 0]
+    for i, job in enumerate(doc["jobs"]):
+        path[1] = i
+        job_id = job["job_id"]
+        first = seen_ids.setdefault(job_id, i)
+        if first != i:
+            _add(errors, path + ["job_id"], f"duplicate job_id {_show(job_id)} (first used by jobs[{first}])")
+        ttype = job["training_type"]
+        symbol = job["symbol"]
+        target = job["target"]
+        if job["route"] not in ROUTES_BY_TRAINING_TYPE[ttype]:
+            allowed = ", ".join(sorted(ROUTES_BY_TRAINING_TYPE[ttype]))
+            _add(errors, path + ["route"], f"{_show(job['route'])} is not a route of a {ttype} job (allowed: {allowed})")
+        if ttype == "cross_sectional":
+            if symbol is not None:
+                _add(errors, path + ["symbol"], f"a cross_sectional job must have symbol null, got {_show(symbol)}")
+                continue
+            first = cs_by_target.setdefault(target, i)
+            if first != i:
+                _add(errors, path, f"second cross_sectional job for target {_show(target)} (first is jobs[{first}])")
+        else:
+            if symbol is None:
+                _add(errors, path + ["symbol"], f"a {ttype} job needs a symbol, got null")
+                continue
+            first = job_by_pair.setdefault((target, symbol), i)
+            if first != i:
+                _add(
+                    errors,
+                    path,
+                    f"second job for target {_show(target)} and symbol {_show(symbol)} (first is jobs[{first}])",
+                )
+
+
+def resolve_plan_path(path: str | os.PathLike) -> Path | None:
+    """The master JSON file a path designates, or None when there is none.
+
+    ``path`` may be the master file itself, a training_plan folder holding it, or an export folder
+    holding ``training_plan/master_training_plan.json``. A path that exists but is not a folder is
+    returned as is (it is read as the plan file, whatever its name).
+    """
+    p = Path(os.fspath(path)).expanduser()
+    if p.is_dir():
+        for candidate in (p / MASTER_PLAN_FILENAME, p / "training_plan" / MASTER_PLAN_FILENAME):
+            if candidate.exists():
+                return candidate
+        return None
+    if p.exists():
+        return p
+    return None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} is not allowed in a plan (JSON holds only finite numbers)")
+
+
+def read_plan_document(file: str | os.PathLike) -> tuple[Any, list[str]]:
+    """Read and parse one JSON file: ``(document, [])`` or ``(None, [message])``."""
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read()
+    except IsADirectoryError:
+        return None, [f"{os.fspath(file)} is a folder without {MASTER_PLAN_FILENAME}"]
+    except OSError as exc:
+        return None, [f"cannot read file: {exc.strerror or exc}"]
+    if not data.strip():
+        return None, ["the file is empty (an interrupted export?)"]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, [f"not UTF-8 text (invalid byte at offset {exc.start})"]
+    try:
+        return json.loads(text, parse_constant=_reject_constant), []
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        if exc.pos >= len(text.rstrip()):
+            message += " (the file ends early: truncated?)"
+        return None, [message]
+    except RecursionError:
+        return None, ["invalid JSON: nested too deeply"]
+    except ValueError as exc:
+        return None, [f"invalid JSON: {exc}"]
+
+
+def validate_plan_file(path: str | os.PathLike, max_errors: int = DEFAULT_MAX_ERRORS) -> list[str]:
+    """Validate a master_training_plan.json (or the training_plan folder holding it).
+
+    Returns ``[]`` when the plan is valid, otherwise messages: a missing file, a read error, a JSON
+    parse error with line and column, or up to ``max_errors`` schema violations ``path: message``.
+    """
+    file = resolve_plan_path(path)
+    if file is None:
+        p = Path(os.fspath(path)).expanduser()
+        if p.is_dir():
+            return [f"no {MASTER_PLAN_FILENAME} in folder {p}"]
+        return [f"file not found: {p}"]
+    doc, errors = read_plan_document(file)
+    if errors:
+        return errors
+    return validate_plan_document(doc, max_errors=max_errors)

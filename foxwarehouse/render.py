@@ -1,0 +1,210 @@
+"""Rendering SQL models: a sandboxed Jinja environment, ref()/source(), macros, sqlglot checks, the DAG.
+
+Every ``{{ value }}`` in a model or macro renders as a SQL *literal* (strings quoted, numbers typed,
+lists as list literals), so a config value can never become SQL text. Only trusted helpers return
+raw SQL: ``ref()``, ``source()``, ``ident()`` and macros.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import sqlglot
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+from sqlglot import exp
+
+from .errors import ModelError
+from .project import Project
+
+RelationResolver = Callable[[str, str], str]  # (kind 'ref'|'source', name) -> SQL relation text
+
+
+def quote_identifier(name: str) -> str:
+    """A DuckDB-quoted identifier (double quotes doubled)."""
+    if "\x00" in name:
+        raise ModelError(f"identifier contains a NUL character: {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(value: Any) -> str:
+    """Render a Python value as a DuckDB SQL literal."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ModelError(f"cannot render non-finite number {value!r} as SQL")
+        return f"CAST({value!r} AS DOUBLE)"
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ModelError(f"cannot render a string containing NUL as SQL: {value[:40]!r}")
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(sql_literal(v) for v in value)
+        if all(isinstance(v, str) for v in value):
+            return f"CAST([{items}] AS VARCHAR[])"
+        return f"[{items}]"
+    raise ModelError(f"cannot render a {type(value).__name__} as a SQL literal: {value!r}")
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, Markup):
+        return value
+    return Markup(sql_literal(value))
+
+
+def _make_environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        autoescape=True,
+        finalize=_finalize,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["literal"] = lambda v: Markup(sql_literal(v))
+    env.globals["ident"] = lambda v: Markup(quote_identifier(str(v)))
+    return env
+
+
+@dataclass
+class RenderedModel:
+    name: str
+    path: Path
+    sql: str
+    refs: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+def default_resolver(kind: str, name: str) -> str:
+    """Plain table names: used by `compile` and lineage."""
+    return quote_identifier(name)
+
+
+class Renderer:
+    """Renders the models of one project with one validated config."""
+
+    def __init__(self, project: Project, config: Mapping[str, Any]):
+        self.project = project
+        self.config = config
+        self.env = _make_environment()
+        self._macro_source = self._read_macros()
+
+    def _read_macros(self) -> str:
+        parts = []
+        for path in self.project.macro_paths():
+            parts.append(path.read_text(encoding="utf-8"))
+        return "\n".join(parts)
+
+    def _context(self, resolver: RelationResolver, refs: list[str], sources: list[str]) -> dict[str, Any]:
+        def ref(name: str) -> Markup:
+            refs.append(name)
+            return Markup(resolver("ref", name))
+
+        def source(name: str) -> Markup:
+            sources.append(name)
+            return Markup(resolver("source", name))
+
+        return {"config": self.config, "ref": ref, "source": source}
+
+    def macros(self, resolver: RelationResolver = default_resolver) -> dict[str, Any]:
+        """The macros of macros/*.sql as callables (for macro unit tests)."""
+        context = self._context(resolver, [], [])
+        try:
+            module = self.env.from_string(self._macro_source).make_module(context)
+        except TemplateSyntaxError as exc:
+            raise ModelError(f"macros/: Jinja syntax error at combined line {exc.lineno}: {exc.message}") from None
+        return {k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
+
+    def render_text(self, name: str, text: str, path: Path, resolver: RelationResolver = default_resolver) -> RenderedModel:
+        refs: list[str] = []
+        sources: list[str] = []
+        context = self._context(resolver, refs, sources)
+        try:
+            module = self.env.from_string(self._macro_source).make_module(context)
+            macros = {k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
+            template = self.env.from_string(text)
+            sql = template.render({**context, **macros})
+        except TemplateSyntaxError as exc:
+            raise ModelError(f"{path}: Jinja syntax error at line {exc.lineno}: {exc.message}") from None
+        except UndefinedError as exc:
+            raise ModelError(f"{path}: undefined name while rendering: {exc.message}") from None
+        except ModelError as exc:
+            raise ModelError(f"{path}: {exc.message}") from None
+        except TemplateError as exc:
+            raise ModelError(f"{path}: cannot render: {exc}") from None
+        check_sql(sql, path)
+        return RenderedModel(name, path, sql.strip(), refs, sources)
+
+    def render(self, name: str, resolver: RelationResolver = default_resolver) -> RenderedModel:
+        paths = self.project.model_paths()
+        if name not in paths:
+            raise ModelError(f"unknown model {name!r}; models: {', '.join(paths) or '(none)'}")
+        path = paths[name]
+        return self.render_text(name, path.read_text(encoding="utf-8"), path, resolver)
+
+    def render_all(self, resolver: RelationResolver = default_resolver) -> dict[str, RenderedModel]:
+        return {name: self.render(name, resolver) for name in self.project.model_paths()}
+
+
+def check_sql(sql: str, path: Path) -> exp.Expression:
+    """Parse rendered SQL with sqlglot; a syntax error names the model file and line."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        line, col = first.get("line"), first.get("col")
+        desc = first.get("description") or str(exc)
+        text = sql.splitlines()[line - 1].strip() if line and line <= len(sql.splitlines()) else ""
+        raise ModelError(f"{path}: SQL syntax error at line {line}, column {col}: {desc} (in: {text[:120]})") from None
+    except sqlglot.errors.TokenError as exc:
+        raise ModelError(f"{path}: SQL syntax error: {exc}") from None
+    if len(statements) != 1:
+        raise ModelError(f"{path}: a model must be exactly one SELECT statement, found {len(statements)}")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise ModelError(f"{path}: a model must be a SELECT query, found {statement.key.upper()}")
+    return statement
+
+
+def model_order(rendered: Mapping[str, RenderedModel]) -> list[str]:
+    """Topological order of models from their refs (ties broken by name); cycles and unknown refs fail."""
+    for model in rendered.values():
+        for ref in model.refs:
+            if ref not in rendered:
+                raise ModelError(f"{model.path}: ref('{ref}') names no model; models: {', '.join(sorted(rendered))}")
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, stack: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = stack[stack.index(name):] + [name]
+            raise ModelError(f"model dependency cycle: {' -> '.join(cycle)}")
+        state[name] = 1
+        for dep in sorted(set(rendered[name].refs)):
+            visit(dep, stack + [name])
+        state[name] = 2
+        order.append(name)
+
+    for name in sorted(rendered):
+        visit(name, [])
+    return order
+
+
+def transpile(sql: str, dialect: str) -> str:
+    """Rendered DuckDB SQL as `dialect` through sqlglot."""
+    try:
+        return ";\n".join(sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)) + ";"
+    except ValueError as exc:
+        raise ModelError(f"unknown SQL dialect {dialect!r}: {exc}") from None
+    except sqlglot.errors.SqlglotError as exc:
+        raise ModelError(f"cannot transpile to {dialect}: {exc}") from None

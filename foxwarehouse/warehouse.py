@@ -1,0 +1,231 @@
+"""The warehouse: one DuckDB file, its versioned schema, runs, transactions and locking.
+
+Every raw input table and every model output carries a ``run_id`` column, so earlier runs stay
+queryable. Write connections are short: one command opens, works in transactions, and closes.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from .errors import RunNotFound, WarehouseError
+
+SCHEMA_VERSION = 1
+
+SOURCE_TABLES: dict[str, str] = {
+    "source_routing_candidates": """
+        run_id VARCHAR NOT NULL, source_row BIGINT, target VARCHAR, symbol VARCHAR, mode VARCHAR,
+        score DOUBLE, score_ci_low DOUBLE, score_ci_high DOUBLE, stability VARCHAR, sample_size BIGINT,
+        leakage_status VARCHAR, feature_set_id VARCHAR, metric_name VARCHAR,
+        failed_model_families VARCHAR[], model_status VARCHAR, task_type VARCHAR,
+        mean_overlap DOUBLE, std_overlap DOUBLE, mean_tau DOUBLE, std_tau DOUBLE, n_snapshots BIGINT""",
+    "source_feature_selection": """
+        run_id VARCHAR NOT NULL, source_row BIGINT, target VARCHAR, symbol VARCHAR, score DOUBLE,
+        score_ci_low DOUBLE, score_ci_high DOUBLE, sample_size BIGINT, task_type VARCHAR,
+        metric_name VARCHAR, feature_set_id VARCHAR, failed_model_families VARCHAR[], model_status VARCHAR""",
+    "source_stability_snapshots": """
+        run_id VARCHAR NOT NULL, source_row BIGINT, target VARCHAR, symbol VARCHAR, snapshot_id VARCHAR,
+        overlap DOUBLE, tau DOUBLE""",
+    "source_leakage": """
+        run_id VARCHAR NOT NULL, source_row BIGINT, target VARCHAR, symbol VARCHAR,
+        leakage_status VARCHAR, quarantine_confirmed BOOLEAN""",
+}
+
+# source('name') in a model -> the table holding it.
+SOURCES = {
+    "routing_candidates": "source_routing_candidates",
+    "feature_selection": "source_feature_selection",
+    "stability_snapshots": "source_stability_snapshots",
+    "leakage": "source_leakage",
+}
+
+RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR NOT NULL,
+    seq BIGINT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    status VARCHAR NOT NULL,
+    input_path VARCHAR,
+    input_shape VARCHAR,
+    input_fingerprint VARCHAR,
+    ingest_report VARCHAR,
+    config_hash VARCHAR,
+    config VARCHAR,
+    plan_fingerprint VARCHAR,
+    git_commit VARCHAR,
+    built_at TIMESTAMP,
+    exported_at TIMESTAMP,
+    export_dir VARCHAR,
+    error VARCHAR
+)"""
+
+_LOCK_RE = re.compile(r"PID (\d+)")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable, unique run id: UTC timestamp with microseconds plus 6 random hex digits."""
+    now = now or utc_now()
+    return now.strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(3)
+
+
+def memory_limit() -> str:
+    return os.environ.get("FOXWAREHOUSE_MEMORY_LIMIT", "1GB")
+
+
+class Warehouse:
+    """An open warehouse file. Use as a context manager; `transaction()` wraps BEGIN/COMMIT."""
+
+    def __init__(self, path: str | Path, read_only: bool = False, wait: float = 0.0):
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise WarehouseError(f"warehouse not found: {self.path} (run 'foxwarehouse plan' first)")
+        self.con = self._connect(wait)
+        try:
+            self.con.execute(f"SET memory_limit = '{_safe_setting(memory_limit())}'")
+            self.con.execute("SET preserve_insertion_order = true")
+            if not read_only:
+                self._ensure_schema()
+            else:
+                self._check_schema_version()
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _connect(self, wait: float) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + max(wait, 0.0)
+        if self.path.parent and not self.path.parent.exists() and not self.read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=self.read_only)
+            except duckdb.IOException as exc:
+                text = str(exc)
+                if "lock" in text.lower():
+                    if time.monotonic() < deadline:
+                        time.sleep(0.2)
+                        continue
+                    pid = _LOCK_RE.search(text)
+                    who = f" (PID {pid.group(1)})" if pid else ""
+                    raise WarehouseError(
+                        f"warehouse {self.path} is in use by another process{who}; "
+                        f"retry later or pass --wait SECONDS"
+                    ) from None
+                raise WarehouseError(f"cannot open warehouse {self.path}: {text}") from None
+            except duckdb.Error as exc:
+                raise WarehouseError(f"cannot open warehouse {self.path}: {exc}") from None
+
+    def _check_schema_version(self) -> None:
+        tables = {r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        if "foxwarehouse_meta" not in tables:
+            if tables:
+                raise WarehouseError(f"{self.path} is a DuckDB file but not a foxwarehouse warehouse")
+            return
+        row = self.con.execute("SELECT value FROM foxwarehouse_meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise WarehouseError(
+                f"warehouse {self.path} has schema version {version}, newer than this foxwarehouse "
+                f"understands ({SCHEMA_VERSION}); upgrade foxwarehouse"
+            )
+        self.schema_version = version
+
+    def _ensure_schema(self) -> None:
+        self._check_schema_version()
+        with self.transaction():
+            self.con.execute("CREATE TABLE IF NOT EXISTS foxwarehouse_meta (key VARCHAR, value VARCHAR)")
+            row = self.con.execute("SELECT value FROM foxwarehouse_meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                self.con.execute("INSERT INTO foxwarehouse_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            self.con.execute(RUNS_DDL)
+            for table, columns in SOURCE_TABLES.items():
+                self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def tables(self) -> set[str]:
+        return {r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+
+    def next_seq(self) -> int:
+        return int(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM runs").fetchone()[0])
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        cur = self.con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        row = cur.fetchone()
+        if row is None:
+            raise RunNotFound(f"unknown run {run_id!r}")
+        return dict(zip([d[0] for d in cur.description], row))
+
+    def resolve_run(self, ref: str | None, statuses: tuple[str, ...] = ("built", "exported")) -> str:
+        """A run id from 'latest', 'latest~N', a full id or a unique id prefix."""
+        ref = (ref or "latest").strip()
+        if "runs" not in self.tables():
+            raise RunNotFound("the warehouse holds no runs yet")
+        placeholders = ", ".join("?" for _ in statuses)
+        match = re.fullmatch(r"latest(?:~(\d+))?", ref)
+        if match:
+            offset = int(match.group(1) or 0)
+            row = self.con.execute(
+                f"SELECT run_id FROM runs WHERE status IN ({placeholders}) ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                [*statuses, offset],
+            ).fetchone()
+            if row is None:
+                kinds = "/".join(statuses)
+                raise RunNotFound(f"run {ref!r} does not exist (the warehouse has fewer {kinds} runs)")
+            return row[0]
+        rows = self.con.execute(
+            "SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) ORDER BY seq", [ref, ref]
+        ).fetchall()
+        exact = [r[0] for r in rows if r[0] == ref]
+        if exact:
+            return exact[0]
+        if len(rows) == 1:
+            return rows[0][0]
+        if not rows:
+            raise RunNotFound(f"unknown run {ref!r}; see 'foxwarehouse runs'")
+        raise RunNotFound(f"run prefix {ref!r} is ambiguous: {', '.join(r[0] for r in rows[:5])}")
+
+    def set_run(self, run_id: str, **fields: Any) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self.con.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?", [*fields.values(), run_id])
+
+
+def _safe_setting(value: str) -> str:
+    if not re.fullmatch(r"[0-9.]+\s*[A-Za-z]*B?|[0-9.]+%", value.strip()):
+        raise WarehouseError(f"FOXWAREHOUSE_MEMORY_LIMIT {value!r} is not a size like 1GB")
+    return value.strip()
