@@ -6,10 +6,12 @@ WITH snapshot_stats AS (
         target,
         symbol,
         count(*) AS n_snapshots,
-        avg(overlap) AS mean_overlap,
-        stddev_pop(overlap) AS std_overlap,
-        avg(tau) AS mean_tau,
-        stddev_pop(tau) AS std_tau
+        -- ORDER BY inside the aggregates fixes the summation order, so results do not depend on
+        -- how DuckDB splits the work across threads (byte-identical plans).
+        avg(overlap ORDER BY snapshot_id, overlap) AS mean_overlap,
+        stddev_pop(overlap ORDER BY snapshot_id, overlap) AS std_overlap,
+        avg(tau ORDER BY snapshot_id, tau) AS mean_tau,
+        stddev_pop(tau ORDER BY snapshot_id, tau) AS std_tau
     FROM {{ source('stability_snapshots') }}
     GROUP BY target, symbol
 ),
