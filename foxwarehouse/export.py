@@ -139,10 +139,19 @@ class _Writer:
     def write_all(self) -> None:
         self.write_candidates()
         self.write_routing_plan()
-        self.write_training_plan()
-        if self.config["training_plan"]["derived_views"]:
-            write_derived_views(self.con, self.t["master_plan"], self.run_id, self.root / "training_plan")
-            self.files.append("training_plan/by_*/")
+        # The JSON text of every job, computed once in SQL, shared by the plan files and the views.
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE export_jobs AS SELECT plan_order, target, symbol, route, training_type, "
+            f"{JOB_JSON_SQL} AS job_json FROM {self.t['master_plan']} WHERE run_id = ? ORDER BY plan_order",
+            [self.run_id],
+        )
+        try:
+            self.write_training_plan()
+            if self.config["training_plan"]["derived_views"]:
+                write_derived_views(self.con, "temp.main.export_jobs", self.root / "training_plan")
+                self.files.append("training_plan/by_*/")
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS temp.main.export_jobs")
 
     def _record(self, relative: str) -> None:
         self.files.append(relative)
@@ -245,9 +254,9 @@ class _Writer:
         total = int(self.total_jobs)
         for start in range(1, total + 1, CHUNK_ROWS):
             (text,) = self.con.execute(
-                f"SELECT string_agg({sql_literal(prefix)} || {JOB_JSON_SQL}, ',' || chr(10) ORDER BY plan_order) "
-                f"FROM {self.t['master_plan']} WHERE run_id = ? AND plan_order BETWEEN ? AND ?",
-                [self.run_id, start, start + CHUNK_ROWS - 1],
+                f"SELECT string_agg({sql_literal(prefix)} || job_json, ',' || chr(10) ORDER BY plan_order) "
+                f"FROM temp.main.export_jobs WHERE plan_order BETWEEN ? AND ?",
+                [start, start + CHUNK_ROWS - 1],
             ).fetchone()
             if text:
                 yield text

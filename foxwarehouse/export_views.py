@@ -1,21 +1,21 @@
 """Derived views of a plan (by_target/, by_symbol/, by_route/, by_type/) and path-safe file names.
 
 Each view folder holds one ``<NAME>.json`` per value and an ``index.json`` mapping values to files.
-Jobs are streamed from DuckDB in bounded chunks of groups, never built as Python objects.
+Per view, jobs are sorted once by (value, plan order) in DuckDB and streamed in bounded chunks of
+rows; a value's file may span several chunks, so memory stays flat however large a group is.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import IO
 from urllib.parse import quote
 
 from .atomic import write_text_atomic
-from .jobs_json import JOB_JSON_SQL
 
 VIEWS = {"by_target": "target", "by_symbol": "symbol", "by_route": "route", "by_type": "training_type"}
-CHUNK_JOBS = 50_000
+CHUNK_ROWS = 50_000
 MAX_NAME_BYTES = 160
 
 
@@ -38,44 +38,72 @@ def safe_file_stem(name: str) -> str:
     return stem
 
 
-def write_derived_views(con, master: str, run_id: str, out_dir: Path) -> dict[str, int]:
-    """Write every derived view folder under out_dir; returns files written per view."""
+def write_derived_views(con, jobs_table: str, out_dir: Path) -> dict[str, int]:
+    """Write every derived view folder under out_dir from `jobs_table` (plan_order, keys, job_json)."""
     written = {}
     for view, column in VIEWS.items():
-        folder = out_dir / view
-        folder.mkdir(parents=True, exist_ok=True)
-        index: dict[str, dict[str, object]] = {}
-        for name, count, jobs_text in _grouped_jobs(con, master, run_id, column):
-            stem = safe_file_stem(name)
-            file_name = f"{stem}.json"
-            head = json.dumps({"view": view, "name": name, "total_jobs": count}, ensure_ascii=False)[:-1]
-            body = f'{head}, "jobs": [\n{jobs_text}\n]}}\n'
-            write_text_atomic(folder / file_name, body)
-            index[name] = {"file": file_name, "jobs": count}
-        index_doc = {"view": view, "key": column, "entries": index}
-        write_text_atomic(folder / "index.json", json.dumps(index_doc, ensure_ascii=False, indent=2) + "\n")
-        written[view] = len(index)
+        written[view] = _write_view(con, jobs_table, view, column, out_dir / view)
     return written
 
 
-def _grouped_jobs(con, master: str, run_id: str, column: str) -> Iterator[tuple[str, int, str]]:
+class _GroupFile:
+    """One view file being written; closed and renamed into place when its group ends."""
+
+    def __init__(self, folder: Path, view: str, name: str, count: int):
+        self.name = name
+        self.file_name = f"{safe_file_stem(name)}.json"
+        self.path = folder / self.file_name
+        self.tmp = folder / f".tmp-{self.file_name}"
+        self.count = count
+        self.first = True
+        self.fh: IO[str] = open(self.tmp, "w", encoding="utf-8", newline="\n")
+        head = json.dumps({"view": view, "name": name, "total_jobs": count}, ensure_ascii=False)[:-1]
+        self.fh.write(f'{head}, "jobs": [\n')
+
+    def write(self, text: str) -> None:
+        self.fh.write(text if self.first else ",\n" + text)
+        self.first = False
+
+    def close(self) -> None:
+        self.fh.write("\n]}\n")
+        self.fh.close()
+        self.tmp.replace(self.path)
+
+
+def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE export_view_rows AS
+            SELECT {column} AS name, row_number() OVER (ORDER BY {column}, plan_order) AS gseq, job_json
+            FROM {jobs_table} WHERE {column} IS NOT NULL ORDER BY gseq"""
+    )
     groups = con.execute(
-        f"SELECT {column} AS name, count(*) AS n FROM {master} WHERE run_id = ? AND {column} IS NOT NULL "
-        f"GROUP BY {column} ORDER BY {column}",
-        [run_id],
-    ).fetchall()
-    start = 0
-    while start < len(groups):
-        end, total = start, 0
-        while end < len(groups) and (total == 0 or total + groups[end][1] <= CHUNK_JOBS):
-            total += groups[end][1]
-            end += 1
-        first, last = groups[start][0], groups[end - 1][0]
-        rows = con.execute(
-            f"SELECT {column}, count(*), string_agg('  ' || {JOB_JSON_SQL}, ',' || chr(10) ORDER BY plan_order) "
-            f"FROM {master} WHERE run_id = ? AND {column} >= ? AND {column} <= ? "
-            f"GROUP BY {column} ORDER BY {column}",
-            [run_id, first, last],
-        ).fetchall()
-        yield from ((name, int(n), text) for name, n, text in rows)
-        start = end
+        "SELECT name, count(*) FROM export_view_rows GROUP BY name ORDER BY name").fetchall()
+    counts = dict(groups)
+    total = sum(counts.values())
+    index: dict[str, dict[str, object]] = {}
+    current: _GroupFile | None = None
+    try:
+        for start in range(1, total + 1, CHUNK_ROWS):
+            rows = con.execute(
+                "SELECT name, string_agg('  ' || job_json, ',' || chr(10) ORDER BY gseq) FROM export_view_rows "
+                "WHERE gseq BETWEEN ? AND ? GROUP BY name ORDER BY min(gseq)",
+                [start, start + CHUNK_ROWS - 1],
+            ).fetchall()
+            for name, text in rows:
+                if current is None or current.name != name:
+                    if current is not None:
+                        current.close()
+                        index[current.name] = {"file": current.file_name, "jobs": current.count}
+                    current = _GroupFile(folder, view, name, int(counts[name]))
+                current.write(text)
+        if current is not None:
+            current.close()
+            index[current.name] = {"file": current.file_name, "jobs": current.count}
+    finally:
+        if current is not None and not current.fh.closed:
+            current.fh.close()
+        con.execute("DROP TABLE IF EXISTS temp.main.export_view_rows")
+    index_doc = {"view": view, "key": column, "entries": index}
+    write_text_atomic(folder / "index.json", json.dumps(index_doc, ensure_ascii=False, indent=2) + "\n")
+    return len(index)
