@@ -114,6 +114,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("diff")
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff
+    from .diff_format import DEFAULT_LIMIT, render, use_color
+
+    limit = args.limit if args.limit is not None else (None if args.format == "json" else DEFAULT_LIMIT)
+    if limit is not None and limit < 0:
+        raise FoxError("--limit must be >= 0 (0 lists every row)")
+    result = diff(args.a, args.b, db=args.db, limit=limit or None, wait=args.wait)
+    print(render(result, args.format, color=args.format == "text" and use_color(sys.stdout)))
+    return 1 if args.exit_code and not result.identical else 0
+
+
 @command("compile")
 def cmd_compile(args: argparse.Namespace) -> int:
     from .pipeline import load_run_config
@@ -160,6 +173,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if problems:
         raise FoxError(f"{path}: invalid training plan:\n  " + "\n  ".join(problems))
     print(f"{path}: valid")
+    return 0
+
+
+@command("jobs")
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from .feed import stream_jobs
+
+    stream_jobs(args.db, sys.stdout, run=args.run, fmt=args.format, route=args.route,
+                training_type=args.training_type, target=args.target, symbol=args.symbol,
+                min_priority=args.min_priority)
     return 0
 
 
@@ -218,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="delete older runs")
     p.add_argument("--keep", type=int, metavar="N", help="with --prune: how many newest runs to keep")
 
+    p = add("diff", "compare two plans: jobs, decisions (route transitions) and config keys")
+    p.add_argument("a", metavar="A", help="run id (or unique prefix), latest, latest~N, or a master_training_plan.json")
+    p.add_argument("b", metavar="B", help="the same kinds of reference as A")
+    db(p)
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="output format (default text)")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ, 0 when they do not")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="rows listed per section (default 50 for text/markdown, all for json; 0 = all)")
+
     p = add("compile", "print the rendered SQL of a model (or all models)")
     p.add_argument("model", nargs="?", metavar="MODEL")
     p.add_argument("--dialect", metavar="D", help="transpile with sqlglot to dialect D (e.g. spark, postgres)")
@@ -225,6 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("init", "copy sql/, macros/ and config/ into DIR for a team to own")
     p.add_argument("dir", metavar="DIR")
+
+    p = add("jobs", "stream a run's jobs for external schedulers (JSON lines or CSV)")
+    db(p)
+    p.add_argument("--run", metavar="RUN", help="run (default: latest)")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--route", metavar="ROUTE")
+    p.add_argument("--training-type", metavar="TYPE")
+    p.add_argument("--target", metavar="TARGET")
+    p.add_argument("--symbol", metavar="SYMBOL")
+    p.add_argument("--min-priority", type=int, metavar="N")
 
     p = add("validate", "check a master_training_plan.json against the plan schema")
     p.add_argument("path", metavar="PATH")

@@ -1,0 +1,66 @@
+"""The scheduler feed: stream a run's jobs from the final view as JSON lines or CSV.
+
+Lines are produced by DuckDB in chunks of plan order, so a plan of any size streams with flat memory.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Iterator
+
+from .errors import FoxError
+from .jobs_json import JOB_JSON_SQL
+from .warehouse import Warehouse
+
+CHUNK_ROWS = 50_000
+CSV_COLUMNS = ("job_id", "target", "symbol", "route", "training_type", "model_families", "priority",
+               "estimated_samples", "reason")
+
+
+def _csv_field(expr: str) -> str:
+    return f"""coalesce('"' || replace(CAST({expr} AS VARCHAR), '"', '""') || '"', '')"""
+
+
+CSV_LINE_SQL = " || ',' || ".join(
+    _csv_field("array_to_string(model_families, '|')") if c == "model_families" else _csv_field(c)
+    for c in CSV_COLUMNS
+)
+
+
+def stream_jobs(db: str | Path, out: IO[str], run: str | None = None, fmt: str = "jsonl",
+                route: str | None = None, training_type: str | None = None, target: str | None = None,
+                symbol: str | None = None, min_priority: int | None = None) -> int:
+    """Write the jobs of `run` (default latest) to `out`; returns the number of jobs written."""
+    if fmt not in ("jsonl", "csv"):
+        raise FoxError(f"unknown format {fmt!r}; use jsonl or csv")
+    line_sql = JOB_JSON_SQL if fmt == "jsonl" else CSV_LINE_SQL
+    filters, params = [], []
+    for column, value in (("route", route), ("training_type", training_type), ("target", target), ("symbol", symbol)):
+        if value is not None:
+            filters.append(f"{column} = ?")
+            params.append(value)
+    if min_priority is not None:
+        filters.append("priority >= ?")
+        params.append(min_priority)
+    where = "".join(f" AND {f}" for f in filters)
+    written = 0
+    with Warehouse(db, read_only=True) as wh:
+        run_id = wh.resolve_run(run)
+        if fmt == "csv":
+            out.write(",".join(CSV_COLUMNS) + "\n")
+        (total,) = wh.con.execute("SELECT count(*) FROM master_plan WHERE run_id = ?", [run_id]).fetchone()
+        for text, n in _chunks(wh, run_id, line_sql, where, params, int(total)):
+            out.write(text + "\n")
+            written += n
+    return written
+
+
+def _chunks(wh: Warehouse, run_id: str, line_sql: str, where: str, params: list, total: int) -> Iterator[tuple[str, int]]:
+    for start in range(1, total + 1, CHUNK_ROWS):
+        text, n = wh.con.execute(
+            f"SELECT string_agg(line, chr(10) ORDER BY plan_order), count(*) FROM ("
+            f"SELECT plan_order, {line_sql} AS line FROM master_plan "
+            f"WHERE run_id = ? AND plan_order BETWEEN ? AND ?{where})",
+            [run_id, start, start + CHUNK_ROWS - 1, *params],
+        ).fetchone()
+        if text:
+            yield text, int(n)
