@@ -96,6 +96,7 @@ class Warehouse:
         try:
             self.con.execute(f"SET memory_limit = '{_safe_setting(memory_limit())}'")
             self.con.execute("SET preserve_insertion_order = true")
+            self.con.execute("SET enable_progress_bar = false")
             if not read_only:
                 self._ensure_schema()
             else:
