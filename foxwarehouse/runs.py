@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import FoxError
+import duckdb
+
+from .errors import FoxError, WarehouseError
 from .render import quote_identifier
 from .warehouse import SOURCES, Warehouse
 
@@ -53,12 +55,18 @@ def prune_runs(db: str | Path, keep: int, wait: float = 0.0) -> int:
             "SELECT run_id FROM runs ORDER BY seq DESC OFFSET ?", [keep]).fetchall()]
         if not doomed:
             return 0
+        # Base tables only: a view (an analyst's, or latest_*) cannot be deleted from.
         run_tables = [t for (t,) in wh.con.execute(
-            "SELECT DISTINCT table_name FROM information_schema.columns "
-            "WHERE table_schema = 'main' AND column_name = 'run_id' AND table_name <> 'runs'").fetchall()]
-        with wh.transaction() as con:
-            con.execute("CREATE OR REPLACE TEMP TABLE doomed_runs AS SELECT unnest(?::VARCHAR[]) AS run_id", [doomed])
-            for table in sorted(set(run_tables) | set(SOURCES.values())):
-                con.execute(f"DELETE FROM {quote_identifier(table)} WHERE run_id IN (SELECT run_id FROM doomed_runs)")
-            con.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM doomed_runs)")
+            "SELECT DISTINCT c.table_name FROM information_schema.columns c JOIN information_schema.tables t "
+            "ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema AND t.table_name = c.table_name "
+            "WHERE c.table_catalog = current_database() AND c.table_schema = 'main' AND c.column_name = 'run_id' "
+            "AND t.table_type = 'BASE TABLE' AND c.table_name <> 'runs'").fetchall()]
+        try:
+            with wh.transaction() as con:
+                con.execute("CREATE OR REPLACE TEMP TABLE doomed_runs AS SELECT unnest(?::VARCHAR[]) AS run_id", [doomed])
+                for table in sorted(set(run_tables) | set(SOURCES.values())):
+                    con.execute(f"DELETE FROM {quote_identifier(table)} WHERE run_id IN (SELECT run_id FROM doomed_runs)")
+                con.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM doomed_runs)")
+        except duckdb.Error as exc:
+            raise WarehouseError(f"prune failed, nothing was removed: {str(exc).splitlines()[0]}") from None
         return len(doomed)
