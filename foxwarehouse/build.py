@@ -15,6 +15,7 @@ import duckdb
 
 from .config import canonical_json, config_hash
 from .errors import AuditError, BuildError, FoxError, ModelError
+from .faults import checkpoint
 from .jobs_json import JOB_JSON_SQL
 from .project import Project
 from .render import Renderer, model_order, quote_identifier, sql_literal
@@ -88,6 +89,9 @@ def build(
     renderer = Renderer(project, config)
     rendered = renderer.render_all(temp_relation)
     order = model_order(rendered)
+    from .analyst import refresh_latest_views, view_models
+
+    on_demand = view_models(rendered)  # '-- materialized: view' models are computed when read, not stored
     for model in rendered.values():
         for name in model.sources:
             if name not in SOURCES:
@@ -103,8 +107,12 @@ def build(
                     f"SELECT * EXCLUDE (run_id, source_row) FROM {catalog}.main.{table} WHERE run_id = {run_literal}"
                 )
             existing = wh.tables()
+            checkpoint("build:start")
             for name in order:
+                if name in on_demand:
+                    continue
                 _materialise(con, catalog, name, rendered[name].sql, run_id, run_literal, existing, str(rendered[name].path))
+                checkpoint(f"build:model:{name}")
             check_unique_job_ids(con, catalog, run_id)
             if audit is not None:
                 audit(con, run_id, project)
@@ -113,6 +121,7 @@ def build(
                 run_id, status="built", config_hash=chash, config=canonical_json(config),
                 plan_fingerprint=fingerprint, git_commit=git_commit(), built_at=utc_now(), error=None,
             )
+            checkpoint("build:before-commit")
     except FoxError as exc:
         _mark_failed(wh, run_id, exc.message)
         raise
@@ -121,7 +130,10 @@ def build(
         raise ModelError(f"build failed: {str(exc).splitlines()[0]}") from None
     finally:
         drop_temp_views(wh.con)
-    return BuildResult(run_id, order, chash, fingerprint)
+    checkpoint("build:committed")
+    refresh_latest_views(wh.con, project)  # the persistent latest_* analyst views (issue 8)
+    checkpoint("build:after-latest-views")
+    return BuildResult(run_id, [n for n in order if n not in on_demand], chash, fingerprint)
 
 
 def drop_temp_views(con) -> None:

@@ -156,10 +156,22 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from .project import init_project
 
+    from .sqltest import copy_tests
+
     written = init_project(args.dir)
-    print(f"initialised {args.dir}: {len(written)} files (sql/, macros/, config/)")
+    written += copy_tests(args.dir)
+    print(f"initialised {args.dir}: {len(written)} files (sql/, macros/, config/, tests/sql/)")
     print(f"use it with: foxwarehouse --project-dir {args.dir} plan --metrics PATH")
+    print(f"test your models with: foxwarehouse --project-dir {args.dir} test")
     return 0
+
+
+@command("test")
+def cmd_test(args: argparse.Namespace) -> int:
+    from .sqltest import run_suite
+
+    suite = run_suite(args.paths, project_dir=args.project_dir, keyword=args.keyword, verbose=not args.quiet)
+    return 1 if suite.failed else 0
 
 
 @command("validate")
@@ -183,6 +195,69 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     stream_jobs(args.db, sys.stdout, run=args.run, fmt=args.format, route=args.route,
                 training_type=args.training_type, target=args.target, symbol=args.symbol,
                 min_priority=args.min_priority)
+    return 0
+
+
+@command("query")
+def cmd_query(args: argparse.Namespace) -> int:
+    from .analyst import query
+
+    sql = sys.stdin.read() if args.sql == "-" else args.sql
+    print(query(args.db, sql, fmt=args.format, wait=args.wait, limit=args.limit))
+    return 0
+
+
+@command("explain")
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain, format_explanation
+
+    result = explain(args.db, args.target, args.symbol, run=args.run, wait=args.wait, project_dir=args.project_dir)
+    print(result.to_json() if args.format == "json" else format_explanation(result))
+    return 0
+
+
+@command("lineage")
+def cmd_lineage(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from .lineage import LineageGraph, format_model, format_trace, parse_target
+    from .pipeline import load_run_config
+    from .project import load_project
+
+    project = load_project(args.project_dir)
+    config, _ = load_run_config(args.config, project)
+    graph = LineageGraph(project, config)
+    model, column = parse_target(args.target)
+    if column is None:
+        if args.format == "json":
+            print(_json.dumps({c: vars(i) for c, i in graph.columns(model).items()}, indent=2))
+        else:
+            print(format_model(graph, model))
+        return 0
+    result = graph.trace(model, column)
+    print(_json.dumps(result, indent=2) if args.format == "json" else format_trace(result, graph.config))
+    return 0
+
+
+@command("docs")
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .catalog import write_catalog
+    from .pipeline import load_run_config
+    from .project import load_project
+
+    project = load_project(args.project_dir)
+    config, _ = load_run_config(args.config, project)
+    path = write_catalog(project, config, args.out)
+    print(f"model catalog written to {path}")
+    return 0
+
+
+@command("report")
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path = write_report(args.db, args.out, run=args.run, wait=args.wait)
+    print(f"report written to {path}")
     return 0
 
 
@@ -255,8 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dialect", metavar="D", help="transpile with sqlglot to dialect D (e.g. spark, postgres)")
     cfg(p)
 
-    p = add("init", "copy sql/, macros/ and config/ into DIR for a team to own")
+    p = add("init", "copy sql/, macros/, config/ and the SQL unit tests into DIR for a team to own")
     p.add_argument("dir", metavar="DIR")
+
+    p = add("test", "run the SQL unit tests (tests/sql/*.yaml): exit 1 if any case fails")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="test files or folders (default: DIR/tests/sql with --project-dir, else ./tests/sql)")
+    p.add_argument("-k", dest="keyword", metavar="TEXT", help="only cases whose id (file::case) contains TEXT")
+    p.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
 
     p = add("jobs", "stream a run's jobs for external schedulers (JSON lines or CSV)")
     db(p)
@@ -270,6 +351,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("validate", "check a master_training_plan.json against the plan schema")
     p.add_argument("path", metavar="PATH")
+
+    p = add("query", "run read-only SQL on the warehouse (latest_* views, per-run tables)")
+    p.add_argument("sql", metavar="SQL", help="the query; - reads it from stdin")
+    db(p)
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default table)")
+    p.add_argument("--limit", type=int, metavar="N", help="print at most N rows")
+
+    p = add("explain", "why a decision was made: inputs, thresholds, every rule in order, cap, jobs")
+    p.add_argument("target", metavar="TARGET")
+    p.add_argument("symbol", nargs="?", metavar="SYMBOL", help="a symbol of TARGET (omit for the CS decision)")
+    db(p)
+    p.add_argument("--run", metavar="RUN", help="run (default: latest)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+
+    p = add("lineage", "column-level lineage of MODEL.COLUMN down to source columns and config keys")
+    p.add_argument("target", metavar="MODEL.COLUMN", help="e.g. routing_decisions.route (MODEL alone: every column)")
+    cfg(p)
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+
+    p = add("docs", "write the model catalog (Markdown): DAG, columns, descriptions, tests")
+    cfg(p)
+    p.add_argument("--out", default="docs/CATALOG.md", metavar="FILE", help="output file (default docs/CATALOG.md)")
+
+    p = add("report", "write a self-contained HTML report of a run (charts, diff against the previous run)")
+    db(p)
+    p.add_argument("--run", metavar="RUN", help="run (default: latest)")
+    p.add_argument("--out", default="report.html", metavar="FILE", help="output file (default report.html)")
 
     for extra in _extra_parsers:
         extra(add)

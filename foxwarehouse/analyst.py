@@ -1,0 +1,403 @@
+"""The analyst's view of a warehouse: the stable ``latest_*`` views, ``foxwarehouse.open(db)``, the
+on-demand models (``decision_trace``) and the ad-hoc ``query`` command with its table / csv / json output.
+
+``latest`` is the newest run (by ``runs.seq``) whose status is built or exported. The views are
+persistent DuckDB views, (re)created after every successful build for every model table that exists;
+a read-only session on a warehouse without them (an older file) gets the same views as temporary
+views, so SQL written against them works everywhere. The views leave out ``run_id``: the per-run
+tables keep it, and ``runs`` says which run is latest.
+
+A model whose SQL carries the line ``-- materialized: view`` is not stored per run by the build (its
+rows would dwarf the plan: the decision trace has ~20 rows per pair). It is computed when read, from
+the run's stored model tables and the run's own config: ``trace_relation()`` for one run and target,
+and the ``latest_decision_trace`` view for the latest run.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as _dt
+import decimal
+import io
+import itertools
+import json
+import math
+import re
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import duckdb
+
+from .errors import FoxError, ModelError, WarehouseError
+from .project import Project, load_project
+from .render import RenderedModel, Renderer, quote_identifier, sql_literal
+from .warehouse import Warehouse
+
+# view name -> model table it reads (the newest built/exported run only).
+LATEST_VIEWS: dict[str, str] = {
+    "latest_routing_decisions": "routing_decisions",
+    "latest_cs_decisions": "cs_decisions",
+    "latest_training_jobs": "training_jobs",
+    "latest_plan_summary": "plan_summary",
+    "latest_candidate_signal_states": "candidate_signal_states",
+    "latest_routing_candidates": "routing_candidates",
+}
+# on-demand model -> its latest_* view (computed from the latest_* views above)
+LATEST_COMPUTED_VIEWS: dict[str, str] = {"decision_trace": "latest_decision_trace"}
+ALL_LATEST_VIEWS = tuple(LATEST_VIEWS) + tuple(LATEST_COMPUTED_VIEWS.values())
+
+LATEST_RUN_SQL = "(SELECT run_id FROM runs WHERE status IN ('built', 'exported') ORDER BY seq DESC LIMIT 1)"
+VIEW_MARK = re.compile(r"^\s*--\s*materialized:\s*view\s*$", re.MULTILINE)
+_counter = itertools.count(1)
+
+
+def is_view_model(sql: str) -> bool:
+    """True for a model marked ``-- materialized: view``: computed when read, never stored per run."""
+    return VIEW_MARK.search(sql) is not None
+
+
+def view_models(rendered: Mapping[str, RenderedModel]) -> set[str]:
+    """The on-demand models of a project; another model may not ref() one (the build has no table for it)."""
+    views = {name for name, model in rendered.items() if is_view_model(model.sql)}
+    for model in rendered.values():
+        for ref in set(model.refs) & views:
+            raise ModelError(f"{model.path}: ref('{ref}') names a model marked '-- materialized: view', "
+                             f"which the build does not store; compute it from the models it reads instead")
+    return views
+
+
+def run_config(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """The validated config a run was built with (stored as canonical JSON in runs.config)."""
+    row = con.execute("SELECT config FROM runs WHERE run_id = ?", [run_id]).fetchall()
+    if not row or not row[0][0]:
+        raise FoxError(f"run {run_id} has no stored config (it was never built)")
+    return json.loads(row[0][0])
+
+
+def _render_on(project: Project, config: Mapping[str, Any], model: str, resolver) -> RenderedModel:
+    if model not in project.model_paths():
+        raise FoxError(f"the project has no model {model!r} (sql/{model}.sql)")
+    return Renderer(project, config).render(model, resolver)
+
+
+def trace_relation(con: duckdb.DuckDBPyConnection, run_id: str, target: str | None = None,
+                   project: Project | None = None, model: str = "decision_trace") -> duckdb.DuckDBPyRelation:
+    """An on-demand model for one run (and one target): rendered with the run's config over temp
+    views of the run's stored model tables, so it reads exactly the rows the build decided."""
+    project = project or load_project(None)
+    config = run_config(con, run_id)
+    n = next(_counter)
+    filt = f"run_id = {sql_literal(run_id)}" + (f" AND target = {sql_literal(target)}" if target is not None else "")
+
+    def resolver(kind: str, name: str) -> str:
+        if kind != "ref":
+            raise ModelError(f"sql/{model}.sql: an on-demand model reads models only, not source('{name}')")
+        view = f"fw_{model}_{n}_{name}"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(view)} AS "
+                    f"SELECT * EXCLUDE (run_id) FROM main.{quote_identifier(name)} WHERE {filt}")
+        return f"temp.main.{quote_identifier(view)}"
+
+    rendered = _render_on(project, config, model, resolver)
+    try:
+        return con.sql(rendered.sql)
+    except duckdb.Error as exc:
+        raise FoxError(f"cannot compute {model} for run {run_id}: {str(exc).splitlines()[0]}") from None
+
+FORMATS = ("table", "csv", "json")
+
+
+def _base_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' AND table_catalog = current_database()"
+    ).fetchall()}
+
+
+def _views(con: duckdb.DuckDBPyConnection, temporary: bool) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND temporary = ?", [temporary]).fetchall()}
+
+
+def latest_view_sql(table: str) -> str:
+    return (f"SELECT * EXCLUDE (run_id) FROM main.{quote_identifier(table)} "
+            f"WHERE run_id = {LATEST_RUN_SQL}")
+
+
+def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
+                        project: Project | None = None) -> list[str]:
+    """Create the latest_* views whose model table exists; returns the view names created.
+
+    Persistent views are created by a write connection after a build; a read-only connection makes
+    temporary ones for views the file lacks. A view whose table does not exist yet is skipped, so
+    an empty warehouse opens fine. ``latest_decision_trace`` is the decision_trace model rendered
+    with the latest run's config over the other latest_* views.
+    """
+    tables = _base_tables(con)
+    if "runs" not in tables:
+        return []
+    existing = _views(con, temporary=False)
+    kind = "TEMP VIEW" if temporary else "VIEW"
+    made = []
+    for view, table in LATEST_VIEWS.items():
+        if table not in tables or (temporary and view in existing):
+            continue
+        con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {latest_view_sql(table)}")
+        made.append(view)
+    latest = con.execute(f"SELECT {LATEST_RUN_SQL}").fetchall()[0][0]
+    available = set(made) | existing
+    project = project or load_project(None)
+    by_table = {table: view for view, table in LATEST_VIEWS.items()}
+    for model, view in LATEST_COMPUTED_VIEWS.items():
+        if latest is None or (temporary and view in existing) or model not in project.model_paths():
+            continue
+        missing: list[str] = []
+
+        def resolver(kind_: str, name: str) -> str:
+            if kind_ != "ref" or name not in by_table or by_table[name] not in available:
+                missing.append(name)
+                return quote_identifier(name)
+            return quote_identifier(by_table[name])
+
+        rendered = _render_on(project, run_config(con, latest), model, resolver)
+        if missing:
+            continue
+        con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {rendered.sql}")
+        made.append(view)
+    return made
+
+
+def refresh_latest_views(con: duckdb.DuckDBPyConnection, project: Project | None = None) -> None:
+    """After a successful build: create the persistent latest_* views (never fails a build)."""
+    try:
+        ensure_latest_views(con, temporary=False, project=project)
+    except (duckdb.Error, FoxError):
+        pass
+
+
+class AnalystWarehouse:
+    """A read-only session on a warehouse; every query method returns a DuckDBPyRelation.
+
+    Relations are lazy: ``.to_arrow_table()``, ``.to_arrow_reader()``, ``.pl()``, ``.df()``
+    (pandas) or ``.fetchall()`` materialise them. Use as a context manager or call ``close()``.
+    """
+
+    def __init__(self, db: str | Path, wait: float = 0.0, project_dir: str | Path | None = None):
+        self.project = load_project(project_dir)
+        self._wh = Warehouse(db, read_only=True, wait=wait)
+        self.path = self._wh.path
+        # Relations live on their own cursor: run bookkeeping on the warehouse connection can leave
+        # an unfinished result there, which DuckDB does not let a relation run past.
+        self.con: duckdb.DuckDBPyConnection = self._wh.con.cursor()
+        try:
+            ensure_latest_views(self.con, temporary=True, project=self.project)
+        except (duckdb.Error, FoxError):
+            pass
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            self._wh.close()
+
+    def __enter__(self) -> "AnalystWarehouse":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<foxwarehouse {self.path} (read-only)>"
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
+        """Any read-only SQL on the warehouse, with optional `?` / `$name` parameters."""
+        try:
+            return self.con.sql(query, params=params)
+        except duckdb.Error as exc:
+            raise FoxError(f"query failed: {str(exc).strip()}") from None
+
+    def tables(self) -> list[str]:
+        return sorted(_base_tables(self.con))
+
+    def run_id(self, run: str | None = "latest") -> str:
+        """A run id from 'latest', 'latest~N', a full id or a unique prefix."""
+        return self._wh.resolve_run(run)
+
+    def run_info(self, run: str | None = "latest") -> dict[str, Any]:
+        return self._wh.run(self.run_id(run))
+
+    def runs(self) -> duckdb.DuckDBPyRelation:
+        return self.sql("SELECT run_id, seq, created_at, status, input_path, config_hash, plan_fingerprint, "
+                        "built_at, exported_at, error FROM runs ORDER BY seq")
+
+    def table(self, model: str, run: str | None = "latest") -> duckdb.DuckDBPyRelation:
+        """A model table's rows for one run (run_id kept)."""
+        if model not in _base_tables(self.con):
+            raise FoxError(f"the warehouse has no table {model!r}; tables: {', '.join(self.tables())}")
+        return self.sql(f"SELECT * FROM main.{quote_identifier(model)} WHERE run_id = ?", params=[self.run_id(run)])
+
+    def _filtered(self, model: str, run: str | None, order: str, **filters: Any) -> duckdb.DuckDBPyRelation:
+        rel = self.table(model, run)
+        for column, value in filters.items():
+            if value is not None:
+                rel = rel.filter(duckdb.ColumnExpression(column) == duckdb.ConstantExpression(value))
+        return rel.order(order)
+
+    def decisions(self, run: str | None = "latest", target: str | None = None,
+                  symbol: str | None = None, route: str | None = None) -> duckdb.DuckDBPyRelation:
+        """routing_decisions: one row per (target, symbol) pair."""
+        return self._filtered("routing_decisions", run, "target, symbol", target=target, symbol=symbol, route=route)
+
+    def cs_decisions(self, run: str | None = "latest", target: str | None = None) -> duckdb.DuckDBPyRelation:
+        return self._filtered("cs_decisions", run, "target", target=target)
+
+    def jobs(self, run: str | None = "latest", target: str | None = None, route: str | None = None,
+             training_type: str | None = None) -> duckdb.DuckDBPyRelation:
+        """training_jobs in plan order."""
+        return self._filtered("training_jobs", run, "plan_order", target=target, route=route,
+                              training_type=training_type)
+
+    def summary(self, run: str | None = "latest") -> duckdb.DuckDBPyRelation:
+        return self.table("plan_summary", run)
+
+    def trace(self, target: str, symbol: str | None = None, run: str | None = "latest") -> duckdb.DuckDBPyRelation:
+        """decision_trace rows (computed on demand) of a target's CS row (symbol None) or of one pair
+        (its CS row, its symbol row and its route), in rule order."""
+        rel = trace_relation(self.con, self.run_id(run), target, self.project)
+        if symbol is None:
+            rel = rel.filter("symbol IS NULL")
+        else:
+            rel = rel.filter(duckdb.ColumnExpression("symbol").isnull()
+                             | (duckdb.ColumnExpression("symbol") == duckdb.ConstantExpression(symbol)))
+        return rel.order("side, step")
+
+
+def open_warehouse(db: str | Path = "foxwarehouse.duckdb", wait: float = 0.0,
+                   project_dir: str | Path | None = None) -> AnalystWarehouse:
+    """``foxwarehouse.open(db)``: a read-only analyst session returning DuckDB relations."""
+    return AnalystWarehouse(db, wait=wait, project_dir=project_dir)
+
+
+# --- query ------------------------------------------------------------------------------------
+
+def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = None
+              ) -> tuple[list[str], list[str], list[tuple]]:
+    """Run `sql` read-only on the warehouse: (column names, column types, rows)."""
+    if not sql.strip():
+        raise FoxError("query: empty SQL")
+    with AnalystWarehouse(db, wait=wait) as aw:
+        try:
+            cur = aw.con.execute(sql)
+        except duckdb.Error as exc:
+            text = str(exc).strip()
+            if "read-only" in text.lower() or "read only" in text.lower():
+                raise FoxError(f"query: the warehouse is opened read-only; {text.splitlines()[0]}") from None
+            raise FoxError(f"query failed: {text}") from None
+        if cur.description is None:
+            return [], [], []
+        names = [d[0] for d in cur.description]
+        types = [str(d[1]) for d in cur.description]
+        rows = cur.fetchmany(limit) if limit is not None else cur.fetchall()
+    return names, types, rows
+
+
+def to_json_value(value: Any) -> Any:
+    """A Python value from DuckDB as strict JSON data (NaN and infinities become null)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            return None
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_json_value(v) for v in value]
+    return str(value)
+
+
+def cell_text(value: Any) -> str:
+    """A value as text for table and csv output: lists, structs and maps as compact JSON."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(to_json_value(value), ensure_ascii=False, separators=(", ", ": "))
+    return str(to_json_value(value))
+
+
+def format_table(names: Sequence[str], types: Sequence[str], rows: Iterable[tuple]) -> str:
+    """An aligned text table; numbers right-aligned; a row count at the end."""
+    rows = list(rows)
+    if not names:
+        return "(statement executed; no result set)"
+    numeric = [t.upper().split("(")[0] in {
+        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+        "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "NUMBER"} for t in types]
+    cells = [[cell_text(v).replace("\n", "\\n") for v in row] for row in rows]
+    widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+        return " | ".join(parts).rstrip()
+
+    out = [line(list(names)), "-+-".join("-" * w for w in widths)]
+    out += [line(r) for r in cells]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+def format_csv(names: Sequence[str], rows: Iterable[tuple]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow(["" if v is None else cell_text(v) for v in row])
+    return buf.getvalue()
+
+
+def format_json(names: Sequence[str], rows: Iterable[tuple]) -> str:
+    """Strict JSON (RFC 8259): a list of objects, one per row."""
+    data = [{n: to_json_value(v) for n, v in zip(names, row)} for row in rows]
+    return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
+
+
+def format_result(names: Sequence[str], types: Sequence[str], rows: Sequence[tuple], fmt: str) -> str:
+    if fmt == "table":
+        return format_table(names, types, rows)
+    if fmt == "csv":
+        return format_csv(names, rows).rstrip("\n")
+    if fmt == "json":
+        return format_json(names, rows)
+    raise FoxError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def query(db: str | Path, sql: str, fmt: str = "table", wait: float = 0.0, limit: int | None = None) -> str:
+    """The text `foxwarehouse query` prints."""
+    if fmt not in FORMATS:
+        raise FoxError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    names, types, rows = run_query(db, sql, wait=wait, limit=limit)
+    return format_result(names, types, rows, fmt)
+
+
+__all__ = [
+    "AnalystWarehouse", "LATEST_VIEWS", "ALL_LATEST_VIEWS", "ensure_latest_views", "trace_relation", "view_models", "format_result", "open_warehouse", "query",
+    "refresh_latest_views", "run_query", "to_json_value", "WarehouseError",
+]
