@@ -1,7 +1,240 @@
-"""Post-build audits: SELECTs that return failing rows; any row fails the build (blocking)."""
+"""Post-build audits: SELECTs that return failing rows; any row fails the build (blocking).
+
+Audits are declared in ``sql/audits.yml`` next to the models, like dbt's schema tests. Each audit
+has a ``name``, the ``model`` it checks and one check:
+
+* ``unique: [col, ...]``           -- rows sharing the columns' values (NULLs count as equal)
+* ``not_null: [col, ...]``         -- rows where any of the columns is NULL
+* ``accepted_values: {column | columns, values, allow_null: false}``
+                                    -- rows whose value is not listed; NULL fails unless allow_null
+* ``relationships: {to, columns, to_where}``
+                                    -- rows with no row in model ``to`` with equal columns
+                                       (``columns`` a list, or a mapping column -> to_column; NULL-safe)
+* ``sql: SELECT ...``               -- a Jinja-templated query (``ref()``, ``source()``, macros)
+                                       returning the failing rows
+
+and an optional ``where:`` (SQL condition) that limits the checked rows of ``model``.
+During a build they run inside the build transaction on the run-scoped views of the models, after
+every model and before the export; a failing audit raises AuditError (exit 2) naming the audit and
+up to 5 offending rows, the build rolls back, and the previous export stays as it was.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
-def run_audits(con, run_id: str, project) -> None:
-    """Placeholder until audits are declared in YAML next to the models (issue 3)."""
+import duckdb
+import yaml
+
+from .errors import AuditError, ModelError
+from .project import Project
+from .render import Renderer, quote_identifier, sql_literal
+
+AUDIT_FILES = ("audits.yml", "audits.yaml", "schema.yml", "schema.yaml")
+CHECKS = ("unique", "not_null", "accepted_values", "relationships", "sql")
+SHOWN_ROWS = 5
+KEY_COLUMNS = ("job_id", "target", "symbol")
+
+
+@dataclass
+class Audit:
+    name: str
+    model: str
+    check: str
+    spec: Any
+    where: str | None = None
+    description: str = ""
+    path: Path = field(default_factory=Path)
+
+
+@dataclass
+class AuditFailure:
+    audit: Audit
+    count: int
+    rows: list[dict[str, Any]]
+
+    def message(self) -> str:
+        from .sqltest_compare import format_value
+
+        lines = ["  (" + ", ".join(f"{k}={format_value(v)}" for k, v in row.items()) + ")" for row in self.rows]
+        if self.count > len(self.rows):
+            lines.append(f"  ... and {self.count - len(self.rows)} more")
+        noun = "row" if self.count == 1 else "rows"
+        head = f"audit {self.audit.name} on {self.audit.model} failed: {self.count} {noun}:"
+        if self.audit.description:
+            head += f" ({self.audit.description})"
+        return "\n".join([head] + lines)
+
+
+def audit_file(project: Project) -> Path | None:
+    for name in AUDIT_FILES:
+        path = project.sql_dir / name
+        if path.is_file():
+            return path
     return None
+
+
+def load_audits(project: Project) -> list[Audit]:
+    """The audits declared in the project's sql/audits.yml (none when the file is absent)."""
+    path = audit_file(project)
+    if path is None:
+        return []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ModelError(f"{path}: cannot read the audits: {exc}") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not isinstance(data.get("audits"), list):
+        raise ModelError(f"{path}: expected a mapping with an 'audits' list")
+    models = project.model_paths()
+    audits: list[Audit] = []
+    names: set[str] = set()
+    for index, item in enumerate(data["audits"]):
+        where = f"{path}: audit #{index + 1}"
+        if not isinstance(item, dict):
+            raise ModelError(f"{where}: expected a mapping with name, model and one check")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ModelError(f"{where}: 'name' is missing")
+        where = f"{path}: audit {name}"
+        if name in names:
+            raise ModelError(f"{where}: the name is used twice")
+        names.add(name)
+        unknown = [k for k in item if k not in ("name", "model", "where", "description") + CHECKS]
+        if unknown:
+            raise ModelError(f"{where}: unknown key {unknown[0]!r}; checks: {', '.join(CHECKS)}")
+        model = item.get("model")
+        if model not in models:
+            raise ModelError(f"{where}: model {model!r} is not a model; models: {', '.join(models)}")
+        checks = [c for c in CHECKS if c in item]
+        if len(checks) != 1:
+            raise ModelError(f"{where}: give exactly one of {', '.join(CHECKS)}")
+        check = checks[0]
+        spec = _check_spec(check, item[check], where, models)
+        audits.append(Audit(name, model, check, spec, item.get("where"), str(item.get("description") or ""), path))
+    return audits
+
+
+def _columns(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ModelError(f"{where}: expected a column name or a list of column names")
+
+
+def _check_spec(check: str, value: Any, where: str, models: Mapping[str, Path]) -> Any:
+    if check in ("unique", "not_null"):
+        return _columns(value, f"{where}: {check}")
+    if check == "accepted_values":
+        if not isinstance(value, dict) or "values" not in value or not isinstance(value["values"], list):
+            raise ModelError(f"{where}: accepted_values needs column (or columns) and a values list")
+        columns = _columns(value.get("columns", value.get("column")), f"{where}: accepted_values.column")
+        return {"columns": columns, "values": list(value["values"]), "allow_null": bool(value.get("allow_null", False))}
+    if check == "relationships":
+        if not isinstance(value, dict) or value.get("to") not in models:
+            raise ModelError(f"{where}: relationships needs 'to' naming a model and 'columns'")
+        cols = value.get("columns")
+        pairs = list(cols.items()) if isinstance(cols, dict) else [(c, c) for c in _columns(cols, f"{where}: columns")]
+        return {"to": value["to"], "pairs": pairs, "to_where": value.get("to_where")}
+    if not isinstance(value, str) or not value.strip():
+        raise ModelError(f"{where}: sql must be a SELECT returning the failing rows")
+    return value
+
+
+def audit_sql(audit: Audit, relation: Callable[[str, str], str], columns: Callable[[str], list[str]],
+              renderer: Renderer | None = None) -> str:
+    """The SELECT returning the failing rows of `audit`; relation(kind, name) gives a table's SQL name."""
+    rel = relation("ref", audit.model)
+    where = f" WHERE ({audit.where})" if audit.where else ""
+    have = columns(audit.model)
+
+    def check_columns(cols: list[str], model: str, available: list[str]) -> None:
+        for col in cols:
+            if col not in available:
+                raise ModelError(f"audit {audit.name}: {col!r} is not a column of {model}; it has {', '.join(available)}")
+
+    q = quote_identifier
+    if audit.check == "sql":
+        if renderer is None:
+            raise ModelError(f"audit {audit.name}: a SQL audit needs a renderer")
+        return renderer.render_text(f"audit:{audit.name}", audit.spec, audit.path, relation).sql
+    if audit.check == "unique":
+        check_columns(audit.spec, audit.model, have)
+        cols = ", ".join(q(c) for c in audit.spec)
+        return (f"SELECT {cols}, count(*) AS n FROM {rel}{where} GROUP BY {cols} HAVING count(*) > 1 "
+                f"ORDER BY {', '.join(f'CAST({q(c)} AS VARCHAR)' for c in audit.spec)}")
+    shown = [c for c in KEY_COLUMNS if c in have]
+    if audit.check == "not_null":
+        check_columns(audit.spec, audit.model, have)
+        cols = shown + [c for c in audit.spec if c not in shown]
+        cond = " OR ".join(f"{q(c)} IS NULL" for c in audit.spec)
+        filt = f"({audit.where}) AND ({cond})" if audit.where else cond
+        return f"SELECT {', '.join(q(c) for c in cols)} FROM {rel} WHERE {filt} {_order(cols)}"
+    if audit.check == "accepted_values":
+        spec = audit.spec
+        check_columns(spec["columns"], audit.model, have)
+        values = ", ".join(sql_literal(v) for v in spec["values"]) or "NULL"
+        conds = []
+        for col in spec["columns"]:
+            inside = f"{q(col)} IN ({values})"
+            conds.append(f"NOT coalesce({inside}, {'TRUE' if spec['allow_null'] else 'FALSE'})")
+        cols = shown + [c for c in spec["columns"] if c not in shown]
+        cond = " OR ".join(conds)
+        filt = f"({audit.where}) AND ({cond})" if audit.where else cond
+        return f"SELECT {', '.join(q(c) for c in cols)} FROM {rel} WHERE {filt} {_order(cols)}"
+    spec = audit.spec  # relationships
+    to_have = columns(spec["to"])
+    check_columns([a for a, _ in spec["pairs"]], audit.model, have)
+    check_columns([b for _, b in spec["pairs"]], spec["to"], to_have)
+    on = " AND ".join(f"p.{q(b)} IS NOT DISTINCT FROM c.{q(a)}" for a, b in spec["pairs"])
+    to_where = f" AND ({spec['to_where']})" if spec.get("to_where") else ""
+    cols = shown + [a for a, _ in spec["pairs"] if a not in shown]
+    child_where = f"({audit.where}) AND " if audit.where else ""
+    return (f"SELECT {', '.join('c.' + q(c) for c in cols)} FROM {rel} AS c WHERE {child_where}NOT EXISTS "
+            f"(SELECT 1 FROM {relation('ref', spec['to'])} AS p WHERE {on}{to_where}) {_order(cols, 'c.')}")
+
+
+def _order(cols: list[str], prefix: str = "") -> str:
+    return "ORDER BY " + ", ".join(f"CAST({prefix}{quote_identifier(c)} AS VARCHAR)" for c in cols) if cols else ""
+
+
+def check_audits(con: duckdb.DuckDBPyConnection, audits: list[Audit], relation: Callable[[str, str], str],
+                 renderer: Renderer | None = None) -> list[AuditFailure]:
+    """Run `audits` on `con`; the failures, each with its row count and up to 5 rows."""
+    cache: dict[str, list[str]] = {}
+
+    def columns(model: str) -> list[str]:
+        if model not in cache:
+            cache[model] = list(con.sql(f"SELECT * FROM {relation('ref', model)} LIMIT 0").columns)
+        return cache[model]
+
+    failures = []
+    for audit in audits:
+        sql = audit_sql(audit, relation, columns, renderer)
+        try:
+            count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+            if not count:
+                continue
+            cur = con.execute(f"SELECT * FROM ({sql}) LIMIT {SHOWN_ROWS}")
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        except duckdb.Error as exc:
+            raise ModelError(f"audit {audit.name} on {audit.model} cannot run: {str(exc).splitlines()[0]}") from None
+        failures.append(AuditFailure(audit, count, rows))
+    return failures
+
+
+def run_audits(con, run_id: str, project: Project, config: Mapping[str, Any] | None = None) -> None:
+    """Run the project's audits inside a build (models are the run-scoped temp views); raise on failure."""
+    from .build import temp_relation
+
+    audits = load_audits(project)
+    if not audits:
+        return
+    renderer = Renderer(project, config or {}) if any(a.check == "sql" for a in audits) else None
+    failures = check_audits(con, audits, temp_relation, renderer)
+    if failures:
+        raise AuditError("\n".join(f.message() for f in failures))

@@ -115,7 +115,7 @@ def build(
                 checkpoint(f"build:model:{name}")
             check_unique_job_ids(con, catalog, run_id)
             if audit is not None:
-                audit(con, run_id, project)
+                audit(con, run_id, project, config=config)
             fingerprint = plan_fingerprint(con, catalog, run_id)
             wh.set_run(
                 run_id, status="built", config_hash=chash, config=canonical_json(config),

@@ -96,6 +96,12 @@ class Renderer:
         self.config = config
         self.env = _make_environment()
         self._macro_source = self._read_macros()
+        self._macro_template: Any = None  # compiled once per renderer, instantiated per model
+
+    def _macro_module(self, context: dict[str, Any]) -> Any:
+        if self._macro_template is None:
+            self._macro_template = self.env.from_string(self._macro_source)
+        return self._macro_template.make_module(context)
 
     def _read_macros(self) -> str:
         parts = []
@@ -118,7 +124,7 @@ class Renderer:
         """The macros of macros/*.sql as callables (for macro unit tests)."""
         context = self._context(resolver, [], [])
         try:
-            module = self.env.from_string(self._macro_source).make_module(context)
+            module = self._macro_module(context)
         except TemplateSyntaxError as exc:
             raise ModelError(f"macros/: Jinja syntax error at combined line {exc.lineno}: {exc.message}") from None
         return {k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
@@ -128,7 +134,7 @@ class Renderer:
         sources: list[str] = []
         context = self._context(resolver, refs, sources)
         try:
-            module = self.env.from_string(self._macro_source).make_module(context)
+            module = self._macro_module(context)
             macros = {k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
             template = self.env.from_string(text)
             sql = template.render({**context, **macros})

@@ -18,7 +18,7 @@
 (CASE WHEN {{ ident(side) }} = 'cs' THEN
 {% if r.dev_mode %}
   CASE WHEN {{ ident(sample_size) }} < {{ r.min_sample_size.cross_sectional }}
-    THEN list_distinct(list_concat({{ r.stability_allowlist.cross_sectional }}, ['UNKNOWN']))
+    THEN {{ r.stability_allowlist.cross_sectional if 'UNKNOWN' in r.stability_allowlist.cross_sectional else r.stability_allowlist.cross_sectional + ['UNKNOWN'] }}
     ELSE {{ r.stability_allowlist.cross_sectional }} END
 {% else %}
   {{ r.stability_allowlist.cross_sectional }}
