@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .faults import checkpoint
+
 EXPORTS_DIR = ".foxwarehouse-exports"
 CURRENT = "current"
 
@@ -23,6 +25,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; plan files must be readable by the trainer's user
         os.replace(tmp, path)
     except BaseException:
         _unlink(Path(tmp))
@@ -43,14 +46,19 @@ def publish(out_dir: Path, staging: Path, entries: list[str], keep_regular: set[
     final = staging.with_name(staging.name.removesuffix(".partial"))
     os.replace(staging, final)
     _fsync_dir(exports)
+    checkpoint("publish:after-rename")
     tmp_link = exports / f".{CURRENT}.tmp"
     _unlink(tmp_link)
     os.symlink(final.name, tmp_link)
+    checkpoint("publish:after-temp-link")
     os.replace(tmp_link, exports / CURRENT)  # the moment of publication
     _fsync_dir(exports)
+    checkpoint("publish:after-swap")
     for name in entries:
         _expose(out_dir, name, keep_regular)
+        checkpoint(f"publish:after-expose:{name}")
     _remove_stale(exports, keep=final.name)
+    checkpoint("publish:after-remove-stale")
     return final
 
 

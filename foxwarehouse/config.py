@@ -272,6 +272,8 @@ def _families(value: Any, path: str) -> list[str]:
     for index, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
             raise ConfigError(f"{path}[{index}]: expected a non-empty family name, got {item!r}")
+        if "\x00" in item:
+            raise ConfigError(f"{path}[{index}]: a family name may not contain a NUL character, got {item!r}")
     return list(value)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import yaml
 
 from .atomic import new_export_dir, publish, hide, write_text_atomic
 from .errors import FoxError
+from .faults import checkpoint
 from .export_views import write_derived_views
 from .jobs_json import JOB_JSON_SQL
 from .markdown import TOP_N, routing_plan_markdown, training_plan_markdown
@@ -65,20 +67,24 @@ def export(wh: Warehouse, run_id: str, out_dir: str | Path) -> ExportResult:
         staging = new_export_dir(out, f"{run_id}-{os.getpid()}")
     except OSError as exc:
         raise FoxError(f"cannot write export folder {out}: {exc}") from None
+    checkpoint("export:start")
     writer = _Writer(wh, run, config, staging)
     try:
         writer.write_all()
         entries = [writer.candidates_name, "routing_plan", "training_plan"]
         input_path = Path(run["input_path"] or "")
         keep = {writer.candidates_name} if _same_file(out / writer.candidates_name, input_path) else set()
+        checkpoint("export:before-publish")
         publish(out, staging, entries, keep_regular=keep)
         other = "routing_candidates.csv" if writer.candidates_name.endswith(".parquet") else "routing_candidates.parquet"
         hide(out, other)
+        checkpoint("export:published")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     with wh.transaction():
         wh.set_run(run_id, status="exported", exported_at=utc_now(), export_dir=str(out))
+    checkpoint("export:marked-exported")
     return ExportResult(run_id, out, writer.files, writer.summary, writer.metadata)
 
 
@@ -155,6 +161,7 @@ class _Writer:
 
     def _record(self, relative: str) -> None:
         self.files.append(relative)
+        checkpoint(f"export:after-file:{relative}")
 
     def write_candidates(self) -> None:
         path = self.root / self.candidates_name
@@ -226,8 +233,8 @@ class _Writer:
                 fh.write(yaml.safe_dump({"metadata": meta}, sort_keys=False, allow_unicode=True))
                 fh.write("targets:" + (" {}\n" if self.total_targets == 0 else "\n"))
                 for member in self._target_entries():
-                    key, _, value = member.partition(": ")
-                    fh.write(f"  ? {key}\n  : {value}\n")
+                    key, value = _split_member(member)
+                    fh.write(yaml_safe_json(f"  ? {key}\n  : {value}\n"))
             self._record("routing_plan/routing_plan.yaml")
         if "MARKDOWN" in self.formats:
             route_rows = self.con.execute(
@@ -283,7 +290,7 @@ class _Writer:
                 fh.write(yaml.safe_dump({"metadata": self.metadata}, sort_keys=False, allow_unicode=True))
                 fh.write("jobs:" + (" []\n" if int(self.total_jobs) == 0 else "\n"))
                 for chunk in self._job_chunks("- "):
-                    fh.write(chunk.replace(",\n- ", "\n- ") + "\n")
+                    fh.write(yaml_safe_json(chunk.replace(",\n- ", "\n- ")) + "\n")
                 fh.write(yaml.safe_dump({"summary": self.summary}, sort_keys=False, allow_unicode=True))
             self._record("training_plan/training_plan.yaml")
         if "MARKDOWN" in self.formats:
@@ -302,6 +309,48 @@ class _Writer:
             write_text_atomic(folder / "training_plan.md",
                               training_plan_markdown(self.metadata, self.summary, top, targets, int(n_targets)))
             self._record("training_plan/training_plan.md")
+
+
+# Characters a YAML reader rejects (DEL, C1 controls, U+FFFE/U+FFFF) or reads as a line break or a
+# byte-order mark (NEL, LS, PS, U+FEFF). They can only occur inside JSON strings, so escaping them
+# as \uXXXX (valid in JSON and in YAML double-quoted scalars) keeps the YAML mirror parseable.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+# JSON numbers that YAML 1.1 readers (PyYAML) take for strings: an exponent with no '.' in the
+# mantissa or no sign (DuckDB writes 1e-7, 1e21, 5e-324). Rewritten as 1.0e-7, 1.0e+21, outside strings.
+_JSON_STRING_OR_EXP_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?[eE][+-]?\d+')
+_EXPONENT = re.compile(r"\d[eE][+-]?\d")
+
+
+def _yaml_number(match: re.Match) -> str:
+    token = match.group()
+    if token.startswith('"'):
+        return token
+    mantissa, _, exponent = token.lower().partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if exponent[0] not in "+-":
+        exponent = "+" + exponent
+    return f"{mantissa}e{exponent}"
+
+
+def yaml_safe_json(text: str) -> str:
+    """JSON text made safe to embed in YAML (flow style) without changing the values it denotes."""
+    if _EXPONENT.search(text) is not None:
+        text = _JSON_STRING_OR_EXP_NUMBER.sub(_yaml_number, text)
+    if _YAML_UNSAFE.search(text) is None:
+        return text
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _split_member(member: str) -> tuple[str, str]:
+    """JSON member text ``"key": value`` -> (key JSON, value JSON); the key itself may hold ': '."""
+    _, end = _JSON_DECODER.raw_decode(member)
+    return member[:end], member[end:].removeprefix(": ")
+
+
+_JSON_DECODER = json.JSONDecoder()
 
 
 def _chunks(groups: list[tuple[str, int]]) -> Iterator[tuple[str, str]]:
@@ -334,6 +383,7 @@ class _AtomicStream:
     def __exit__(self, exc_type, *rest) -> None:
         self.fh.close()
         if exc_type is None:
+            checkpoint(f"export:before-rename:{self.path.name}")
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ from typing import IO
 from urllib.parse import quote
 
 from .atomic import write_text_atomic
+from .faults import checkpoint
 
 VIEWS = {"by_target": "target", "by_symbol": "symbol", "by_route": "route", "by_type": "training_type"}
 CHUNK_ROWS = 50_000
@@ -68,6 +69,7 @@ class _GroupFile:
         self.fh.write("\n]}\n")
         self.fh.close()
         self.tmp.replace(self.path)
+        checkpoint(f"export:after-file:{self.path.parent.parent.name}/{self.path.parent.name}/{self.file_name}")
 
 
 def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> int:
@@ -106,4 +108,5 @@ def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> i
         con.execute("DROP TABLE IF EXISTS temp.main.export_view_rows")
     index_doc = {"view": view, "key": column, "entries": index}
     write_text_atomic(folder / "index.json", json.dumps(index_doc, ensure_ascii=False, indent=2) + "\n")
+    checkpoint(f"export:after-file:{folder.parent.name}/{folder.name}/index.json")
     return len(index)

@@ -6,6 +6,7 @@ its file, column and row number. One transaction per ingest: a bad file leaves n
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 import duckdb
 
 from .errors import InputError
+from .faults import checkpoint
 from .render import quote_identifier, sql_literal
 from .warehouse import Warehouse, new_run_id, utc_now
 
@@ -150,10 +152,13 @@ def ingest(wh: Warehouse, path: str | Path, run_id: str | None = None) -> Ingest
             "VALUES (?, ?, ?, 'ingested', ?, ?, ?)",
             [run_id, wh.next_seq(), utc_now(), str(Path(path)), shape, fingerprint],
         )
+        checkpoint("ingest:after-run-row")
         for spec in specs:
             if spec.name in files:
                 report.files[spec.name] = _load_file(con, spec, files[spec.name], run_id)
         con.execute("UPDATE runs SET ingest_report = ? WHERE run_id = ?", [json.dumps(report.files), run_id])
+        checkpoint("ingest:before-commit")
+    checkpoint("ingest:committed")
     return report
 
 
@@ -164,18 +169,139 @@ def _load_file(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path, run_
         if fmt == "parquet":
             con.execute("CREATE TEMP TABLE ingest_stage AS SELECT * FROM read_parquet(?)", [str(path)])
         else:
+            layout = scan_csv(path)
             con.execute(
-                "CREATE TEMP TABLE ingest_stage AS SELECT * FROM read_csv(?, all_varchar = true, header = true, "
-                "auto_detect = true, null_padding = false)",
-                [str(path)],
+                "CREATE TEMP TABLE ingest_stage AS SELECT * FROM read_csv(?, delim = ?, quote = '\"', escape = '\"', "
+                "header = true, skip = 0, auto_detect = false, columns = ?, null_padding = false, strict_mode = true, "
+                "comment = '', max_line_size = ?)",
+                [str(path), layout.delimiter, {name: "VARCHAR" for name in layout.columns}, layout.max_line_bytes],
             )
+            read = int(con.execute("SELECT count(*) FROM temp.main.ingest_stage").fetchone()[0])
+            if read != layout.rows:
+                raise InputError(f"{path}: CSV read inconsistently ({read} rows, expected {layout.rows}); check its quoting")
     except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot be read as {fmt.upper()}: {_first_line(exc)}") from None
+        raise InputError(f"{path}: cannot be read as {fmt.upper()}: {_error_text(exc)}") from None
+    checkpoint(f"ingest:after-stage:{spec.name}")
     try:
         stage = _StagedFile(con, spec, path)
-        return stage.load(run_id)
+        counts = stage.load(run_id)
+        checkpoint(f"ingest:after-insert:{spec.name}")
+        return counts
     finally:
         con.execute("DROP TABLE IF EXISTS temp.main.ingest_stage")
+
+
+def _error_text(exc: BaseException) -> str:
+    """DuckDB's first line plus the line saying what is wrong (CSV errors put it third)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    detail = [line for line in lines[1:4] if not line.startswith(("Original Line", "Possible", "LINE ", "^"))]
+    return "; ".join([lines[0]] + detail[:1])
+
+
+CSV_DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass
+class CsvLayout:
+    delimiter: str
+    columns: list[str]
+    rows: int
+    max_line_bytes: int
+
+
+def scan_csv(path: Path) -> CsvLayout:
+    """Parse a CSV file strictly with the standard library before DuckDB reads it.
+
+    DuckDB's dialect sniffer can skip leading lines, read a ragged file as one column or accept an
+    unterminated quote. This pass fixes the dialect (quote '"', the delimiter that gives the header
+    a ``target`` column, else ','), and rejects a file that is empty, has duplicate column names,
+    rows of another width than the header, a bad quote or bytes that are not UTF-8, naming the
+    file, the column and the rows. DuckDB then reads the file with exactly this dialect.
+    """
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        try:
+            return _scan_csv(path, "strict")
+        except UnicodeDecodeError:
+            return _scan_csv(path, "surrogateescape")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read: {exc}") from None
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def _scan_csv(path: Path, errors: str) -> CsvLayout:
+    with open(path, encoding="utf-8", errors=errors, newline="") as fh:
+        first = fh.readline().lstrip("\ufeff")
+        delimiter = ","
+        for candidate in CSV_DELIMITERS:
+            try:
+                names = next(csv.reader([first], delimiter=candidate), [])
+            except csv.Error:
+                continue
+            if "target" in [n.strip().lower() for n in names]:
+                delimiter = candidate
+                break
+        fh.seek(0)
+        reader = csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=True)
+        width_errors: list[str] = []
+        width_count = 0
+        bad_text: dict[int, list[str]] = {}
+        rows = longest = 0
+        try:
+            header = next(reader, None)
+            if header is None or header == []:
+                raise InputError(f"{path}: is empty (no header row); expected a header with target, score, sample_size")
+            header = [header[0].lstrip("\ufeff")] + header[1:]
+            columns = [name if name.strip() else f"column{i}" for i, name in enumerate(header)]
+            seen: dict[str, int] = {}
+            for i, name in enumerate(columns):
+                key = name.strip().lower()
+                if key in seen:
+                    raise InputError(f"{path}: column {name!r} appears more than once (columns {seen[key] + 1} and {i + 1})")
+                seen[key] = i
+            if errors != "strict" and _not_utf8(header):
+                raise InputError(f"{path}: the header row is not valid UTF-8 text; save the file as UTF-8")
+            for row in reader:
+                if not row:
+                    continue  # a blank line (DuckDB skips it too)
+                rows += 1
+                longest = max(longest, sum(map(len, row)) + 3 * len(row))
+                if len(row) != len(columns):
+                    width_count += 1
+                    if len(width_errors) < MAX_SHOWN:
+                        width_errors.append(f"row {rows} (line {reader.line_num}) has {len(row)} fields")
+                    continue
+                if errors != "strict":
+                    for i, value in enumerate(row):
+                        if _not_utf8([value]):
+                            bad_text.setdefault(i, []).append(f"row {rows}: {_show(value.encode('utf-8', 'surrogateescape'))}")
+        except csv.Error as exc:
+            raise InputError(f"{path}: malformed CSV at line {reader.line_num} (row {rows + 1}): {exc}") from None
+    if width_count:
+        more = f" (and {width_count - len(width_errors)} more)" if width_count > len(width_errors) else ""
+        raise InputError(
+            f"{path}: {width_count} row{'s do' if width_count != 1 else ' does'} not have the header's {len(columns)} "
+            f"columns ({', '.join(columns)[:200]}): {'; '.join(width_errors)}{more}"
+        )
+    for i, problems in bad_text.items():
+        more = f" (and {len(problems) - MAX_SHOWN} more)" if len(problems) > MAX_SHOWN else ""
+        raise InputError(
+            f"{path}: column {columns[i]!r}: {len(problems)} row{'s are' if len(problems) != 1 else ' is'} not valid UTF-8 "
+            f"text: {'; '.join(problems[:MAX_SHOWN])}{more}; save the file as UTF-8"
+        )
+    return CsvLayout(delimiter, columns, rows, max(2 * 1024 * 1024, 4 * longest + 1024))
+
+
+def _not_utf8(values: list[str]) -> bool:
+    try:
+        "".join(values).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _first_line(exc: BaseException) -> str:
@@ -202,7 +328,11 @@ class _StagedFile:
                 raise InputError(f"{path}: column {name!r} appears more than once")
             self.names[key] = name
             self.types[key] = dtype.upper()
-        self.row_count = int(con.execute("SELECT count(*) FROM temp.main.ingest_stage").fetchone()[0])
+        count, base = con.execute("SELECT count(*), coalesce(min(rowid), 0) FROM temp.main.ingest_stage").fetchone()
+        self.row_count = int(count)
+        # The 1-based data row number. A temp table made inside the ingest transaction numbers its
+        # rows from a large transaction-local base (2^55 - 3968), not 0, so rowid is offset by its minimum.
+        self.row = f"(rowid - {int(base)} + 1)"
         missing = [c for c in spec.required if c not in self.names]
         if missing:
             found = ", ".join(self.names[k] for k in self.names) or "(none)"
@@ -296,7 +426,7 @@ class _StagedFile:
     def _fail_rows(self, condition: str, shown: str) -> tuple[int, list[tuple]]:
         count = int(self.con.execute(f"SELECT count(*) FROM temp.main.ingest_stage WHERE {condition}").fetchone()[0])
         rows = self.con.execute(
-            f"SELECT rowid + 1, {shown} FROM temp.main.ingest_stage WHERE {condition} ORDER BY rowid LIMIT {MAX_SHOWN}"
+            f"SELECT {self.row}, {shown} FROM temp.main.ingest_stage WHERE {condition} ORDER BY rowid LIMIT {MAX_SHOWN}"
         ).fetchall() if count else []
         return count, rows
 
@@ -329,7 +459,7 @@ class _StagedFile:
             return
         dupes = self.con.execute(
             f"""SELECT t, s, list(r ORDER BY r) AS rows_, count(*) OVER () AS n
-                FROM (SELECT {typed_target} AS t, {typed_symbol} AS s, rowid + 1 AS r
+                FROM (SELECT {typed_target} AS t, {typed_symbol} AS s, {self.row} AS r
                       FROM temp.main.ingest_stage WHERE NOT ({aggregate}))
                 GROUP BY t, s HAVING count(*) > 1 ORDER BY min(r) LIMIT {MAX_SHOWN}"""
         ).fetchall()
@@ -358,7 +488,7 @@ class _StagedFile:
         columns = ", ".join(quote_identifier(c) for c in exprs)
         self.con.execute(
             f"INSERT INTO {self.spec.table} (run_id, source_row, {columns}) "
-            f"SELECT ?, rowid + 1, {select} FROM temp.main.ingest_stage WHERE NOT ({aggregate}) ORDER BY rowid",
+            f"SELECT ?, {self.row}, {select} FROM temp.main.ingest_stage WHERE NOT ({aggregate}) ORDER BY rowid",
             [run_id],
         )
         counts = {"rows_read": self.row_count}

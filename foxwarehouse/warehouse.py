@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import duckdb
 
 from .errors import RunNotFound, WarehouseError
+from .faults import checkpoint
 
 SCHEMA_VERSION = 1
 
@@ -93,6 +94,7 @@ class Warehouse:
         if read_only and not self.path.exists():
             raise WarehouseError(f"warehouse not found: {self.path} (run 'foxwarehouse plan' first)")
         self.con = self._connect(wait)
+        checkpoint("warehouse:opened")
         try:
             self.con.execute(f"SET memory_limit = '{_safe_setting(memory_limit())}'")
             self.con.execute("SET preserve_insertion_order = true")
@@ -158,6 +160,7 @@ class Warehouse:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self.con.execute("BEGIN TRANSACTION")
+        checkpoint("txn:begin")
         try:
             yield self.con
         except BaseException:
@@ -165,10 +168,14 @@ class Warehouse:
                 self.con.execute("ROLLBACK")
             raise
         else:
+            checkpoint("txn:before-commit")
             self.con.execute("COMMIT")
+            checkpoint("txn:after-commit")
 
     def close(self) -> None:
+        checkpoint("warehouse:before-close")
         self.con.close()
+        checkpoint("warehouse:after-close")
 
     def __enter__(self) -> "Warehouse":
         return self

@@ -40,7 +40,10 @@ routed AS (
 ranked AS (
     SELECT
         *,
-        CAST(floor({{ r.experimental.max_fraction_symbols_per_target }} * symbol_rows) AS BIGINT) AS experimental_cap,
+        -- The fraction as the decimal number written in the config (its shortest repr), so that
+        -- floor(0.57 x 100) is 57 and not floor(56.99999999999999) as in binary floating point.
+        CAST(floor(CAST(CAST({{ r.experimental.max_fraction_symbols_per_target }} AS VARCHAR) AS DECIMAL(38, 20))
+                   * symbol_rows) AS BIGINT) AS experimental_cap,
         CASE WHEN route_before_cap = 'ROUTE_EXPERIMENTAL_ONLY' THEN
             row_number() OVER (
                 PARTITION BY target, route_before_cap = 'ROUTE_EXPERIMENTAL_ONLY'
