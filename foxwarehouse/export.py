@@ -317,28 +317,14 @@ class _Writer:
 _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
 
-# JSON numbers that YAML 1.1 readers (PyYAML) take for strings: an exponent with no '.' in the
-# mantissa or no sign (DuckDB writes 1e-7, 1e21, 5e-324). Rewritten as 1.0e-7, 1.0e+21, outside strings.
-_JSON_STRING_OR_EXP_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?[eE][+-]?\d+')
-_EXPONENT = re.compile(r"\d[eE][+-]?\d")
-
-
-def _yaml_number(match: re.Match) -> str:
-    token = match.group()
-    if token.startswith('"'):
-        return token
-    mantissa, _, exponent = token.lower().partition("e")
-    if "." not in mantissa:
-        mantissa += ".0"
-    if exponent[0] not in "+-":
-        exponent = "+" + exponent
-    return f"{mantissa}e{exponent}"
-
-
 def yaml_safe_json(text: str) -> str:
-    """JSON text made safe to embed in YAML (flow style) without changing the values it denotes."""
-    if _EXPONENT.search(text) is not None:
-        text = _JSON_STRING_OR_EXP_NUMBER.sub(_yaml_number, text)
+    """JSON text made safe to embed in YAML (flow style) without changing the values it denotes.
+
+    Numbers are already YAML-safe (see jobs_json.py); only characters a YAML reader rejects or
+    treats as line breaks need escaping, and pure-ASCII text without DEL has none of them.
+    """
+    if text.isascii() and "\x7f" not in text:
+        return text
     if _YAML_UNSAFE.search(text) is None:
         return text
     return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

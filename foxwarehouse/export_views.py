@@ -1,15 +1,15 @@
 """Derived views of a plan (by_target/, by_symbol/, by_route/, by_type/) and path-safe file names.
 
 Each view folder holds one ``<NAME>.json`` per value and an ``index.json`` mapping values to files.
-Per view, jobs are sorted once by (value, plan order) in DuckDB and streamed in bounded chunks of
-rows; a value's file may span several chunks, so memory stays flat however large a group is.
+Jobs are read from the export's job table in bounded chunks: many small groups per query by key
+range, and a large group in slices of the plan order, so memory stays flat whatever the group sizes.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterator
 from urllib.parse import quote
 
 from .atomic import write_text_atomic
@@ -74,39 +74,59 @@ class _GroupFile:
 
 def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE export_view_rows AS
-            SELECT {column} AS name, row_number() OVER (ORDER BY {column}, plan_order) AS gseq, job_json
-            FROM {jobs_table} WHERE {column} IS NOT NULL ORDER BY gseq"""
-    )
     groups = con.execute(
-        "SELECT name, count(*) FROM export_view_rows GROUP BY name ORDER BY name").fetchall()
-    counts = dict(groups)
-    total = sum(counts.values())
+        f"SELECT {column}, count(*) FROM {jobs_table} WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY 1").fetchall()
+    (total,) = con.execute(f"SELECT coalesce(max(plan_order), 0) FROM {jobs_table}").fetchone()
     index: dict[str, dict[str, object]] = {}
-    current: _GroupFile | None = None
-    try:
-        for start in range(1, total + 1, CHUNK_ROWS):
+    for kind, first, last in _batches(groups):
+        if kind == "range":
+            # Many small groups: one query for a key range of at most CHUNK_ROWS jobs.
             rows = con.execute(
-                "SELECT name, string_agg('  ' || job_json, ',' || chr(10) ORDER BY gseq) FROM export_view_rows "
-                "WHERE gseq BETWEEN ? AND ? GROUP BY name ORDER BY min(gseq)",
-                [start, start + CHUNK_ROWS - 1],
+                f"SELECT {column}, count(*), string_agg('  ' || job_json, ',' || chr(10) ORDER BY plan_order) "
+                f"FROM {jobs_table} WHERE {column} >= ? AND {column} <= ? GROUP BY 1 ORDER BY 1",
+                [first, last],
             ).fetchall()
-            for name, text in rows:
-                if current is None or current.name != name:
-                    if current is not None:
-                        current.close()
-                        index[current.name] = {"file": current.file_name, "jobs": current.count}
-                    current = _GroupFile(folder, view, name, int(counts[name]))
-                current.write(text)
-        if current is not None:
-            current.close()
-            index[current.name] = {"file": current.file_name, "jobs": current.count}
-    finally:
-        if current is not None and not current.fh.closed:
-            current.fh.close()
-        con.execute("DROP TABLE IF EXISTS temp.main.export_view_rows")
+            for name, count, text in rows:
+                group = _GroupFile(folder, view, name, int(count))
+                group.write(text)
+                group.close()
+                index[name] = {"file": group.file_name, "jobs": group.count}
+        else:
+            # One large group: streamed in slices of the plan order.
+            group = _GroupFile(folder, view, first, int(last))
+            try:
+                for start in range(1, int(total) + 1, CHUNK_ROWS):
+                    (text,) = con.execute(
+                        f"SELECT string_agg('  ' || job_json, ',' || chr(10) ORDER BY plan_order) FROM {jobs_table} "
+                        f"WHERE {column} = ? AND plan_order BETWEEN ? AND ?",
+                        [first, start, start + CHUNK_ROWS - 1],
+                    ).fetchone()
+                    if text:
+                        group.write(text)
+            except BaseException:
+                group.fh.close()
+                group.tmp.unlink(missing_ok=True)
+                raise
+            group.close()
+            index[group.name] = {"file": group.file_name, "jobs": group.count}
     index_doc = {"view": view, "key": column, "entries": index}
     write_text_atomic(folder / "index.json", json.dumps(index_doc, ensure_ascii=False, indent=2) + "\n")
     checkpoint(f"export:after-file:{folder.parent.name}/{folder.name}/index.json")
     return len(index)
+
+
+def _batches(groups: list[tuple[str, int]]) -> Iterator[tuple[str, str, object]]:
+    """('range', first, last) for runs of small groups, ('group', name, count) for a large one."""
+    i = 0
+    while i < len(groups):
+        name, count = groups[i]
+        if count > CHUNK_ROWS:
+            yield "group", name, count
+            i += 1
+            continue
+        j, total = i, 0
+        while j < len(groups) and groups[j][1] <= CHUNK_ROWS and total + groups[j][1] <= CHUNK_ROWS:
+            total += groups[j][1]
+            j += 1
+        yield "range", groups[i][0], groups[j - 1][0]
+        i = j
