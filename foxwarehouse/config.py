@@ -19,14 +19,8 @@ import yaml
 
 from .errors import ConfigError
 
-STABILITIES = ("STABLE", "DRIFTING", "DIVERGED", "UNKNOWN")
-ROUTES = (
-    "ROUTE_CROSS_SECTIONAL",
-    "ROUTE_SYMBOL_SPECIFIC",
-    "ROUTE_BOTH",
-    "ROUTE_EXPERIMENTAL_ONLY",
-    "ROUTE_BLOCKED",
-)
+from .vocabulary import ROUTES, STABILITIES
+
 BOTH_STRONG_BEHAVIORS = ("ROUTE_BOTH", "PREFER_CS", "PREFER_SYMBOL")
 DUMP_FORMATS = ("JSON", "YAML", "MARKDOWN")
 TIERS = ("default", "short", "medium", "long", "very_long")

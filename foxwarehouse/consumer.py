@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import PlanError
+from .vocabulary import ROUTES, TRAINING_TYPES
 from .plan_schema import (
     KNOWN_SCHEMA_VERSIONS,
     MASTER_PLAN_FILENAME,
@@ -47,14 +48,6 @@ __all__ = ["KNOWN_SCHEMA_VERSIONS", "PlanError", "TrainingPlan", "load_plan"]
 
 logger = logging.getLogger("foxwarehouse.consumer")
 
-TRAINING_TYPES = ("cross_sectional", "symbol_specific", "blocked")
-ROUTES = (
-    "ROUTE_CROSS_SECTIONAL",
-    "ROUTE_SYMBOL_SPECIFIC",
-    "ROUTE_BOTH",
-    "ROUTE_EXPERIMENTAL_ONLY",
-    "ROUTE_BLOCKED",
-)
 _FILTER_TYPES = ("cross_sectional", "symbol_specific", None)
 
 

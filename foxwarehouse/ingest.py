@@ -18,9 +18,10 @@ import duckdb
 from .errors import InputError
 from .faults import checkpoint
 from .render import quote_identifier, sql_literal
+from .vocabulary import STABILITIES
 from .warehouse import Warehouse, new_run_id, utc_now
 
-STABILITY_VALUES = ("STABLE", "DRIFTING", "DIVERGED", "UNKNOWN")
+STABILITY_VALUES = STABILITIES
 LEAKAGE_VALUES = ("SAFE", "SUSPECT", "BLOCKED", "UNKNOWN")
 MODEL_STATUS_VALUES = ("OK", "FAILED", "SKIPPED", "UNKNOWN")
 TASK_TYPE_VALUES = ("REGRESSION", "BINARY_CLASSIFICATION", "MULTICLASS_CLASSIFICATION")

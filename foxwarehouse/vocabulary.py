@@ -1,0 +1,13 @@
+"""The contract's fixed vocabularies (SPEC §2–§5), shared by config validation, ingest and the
+trainer-side consumer. Standard library only: `foxwarehouse.consumer` imports it."""
+from __future__ import annotations
+
+STABILITIES = ("STABLE", "DRIFTING", "DIVERGED", "UNKNOWN")
+ROUTES = (
+    "ROUTE_CROSS_SECTIONAL",
+    "ROUTE_SYMBOL_SPECIFIC",
+    "ROUTE_BOTH",
+    "ROUTE_EXPERIMENTAL_ONLY",
+    "ROUTE_BLOCKED",
+)
+TRAINING_TYPES = ("cross_sectional", "symbol_specific", "blocked")
