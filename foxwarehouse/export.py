@@ -79,6 +79,9 @@ def export(wh: Warehouse, run_id: str, out_dir: str | Path) -> ExportResult:
         other = "routing_candidates.csv" if writer.candidates_name.endswith(".parquet") else "routing_candidates.parquet"
         hide(out, other)
         checkpoint("export:published")
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise FoxError(f"cannot write the export to {out}: {exc}; the previous export is unchanged") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
