@@ -188,25 +188,34 @@ def _materialise(con, catalog: str, name: str, sql: str, run_id: str, run_litera
 
 def check_unique_job_ids(con, catalog: str, run_id: str) -> None:
     """Two jobs with one job_id stop the build, naming both pairs."""
+    dupes = [r[0] for r in con.execute(
+        f"SELECT job_id FROM {catalog}.main.training_jobs WHERE run_id = ? "
+        f"GROUP BY job_id HAVING count(*) > 1 ORDER BY job_id LIMIT 5",
+        [run_id],
+    ).fetchall()]
+    if not dupes:
+        return
     rows = con.execute(
         f"""SELECT job_id, list({{'target': target, 'symbol': symbol}} ORDER BY target, symbol NULLS FIRST)
-            FROM {catalog}.main.training_jobs WHERE run_id = ?
-            GROUP BY job_id HAVING count(*) > 1 ORDER BY job_id LIMIT 5""",
-        [run_id],
+            FROM {catalog}.main.training_jobs WHERE run_id = ? AND job_id IN (SELECT unnest(?::VARCHAR[]))
+            GROUP BY job_id ORDER BY job_id""",
+        [run_id, dupes],
     ).fetchall()
-    if rows:
-        shown = "; ".join(
-            f"{job_id!r} from " + " and ".join(
-                f"(target={p['target']!r}, symbol={p['symbol']!r})" for p in pairs)
-            for job_id, pairs in rows
-        )
-        raise BuildError(f"duplicate job_id: {shown}")
+    shown = "; ".join(
+        f"{job_id!r} from " + " and ".join(
+            f"(target={p['target']!r}, symbol={p['symbol']!r})" for p in pairs)
+        for job_id, pairs in rows
+    )
+    raise BuildError(f"duplicate job_id: {shown}")
 
 
 def plan_fingerprint(con, catalog: str, run_id: str) -> str:
+    """sha256 over the jobs' JSON in plan order, hashed in blocks of 65,536 jobs to bound memory."""
     row = con.execute(
-        f"SELECT sha256(coalesce(string_agg(sha256({JOB_JSON_SQL}), '' ORDER BY plan_order), '')) "
-        f"FROM {catalog}.main.master_plan WHERE run_id = ?",
+        f"""SELECT sha256(coalesce(string_agg(block_hash, '' ORDER BY block), ''))
+            FROM (SELECT plan_order // 65536 AS block,
+                         sha256(string_agg(sha256({JOB_JSON_SQL}), '' ORDER BY plan_order)) AS block_hash
+                  FROM {catalog}.main.master_plan WHERE run_id = ? GROUP BY block)""",
         [run_id],
     ).fetchone()
     return row[0]
