@@ -21,6 +21,8 @@ from typing import Any, Sequence
 
 import yaml
 
+from helpers import visible_files
+
 from foxwarehouse.plan_schema import validate_plan_file
 from foxwarehouse.render import quote_identifier
 from foxwarehouse.warehouse import Warehouse
@@ -79,19 +81,7 @@ def assert_runs_intact(before: dict[str, Any], after: dict[str, Any], allow_new:
 
 def visible_tree(out: Path) -> dict[str, bytes]:
     """Every file a reader sees under `out`, through its symlinks, hidden export store excluded."""
-    files: dict[str, bytes] = {}
-    if not out.exists():
-        return files
-    for entry in sorted(out.iterdir()):
-        if entry.name == EXPORTS_DIR:
-            continue
-        if entry.is_dir():
-            for path in sorted(entry.rglob("*")):
-                if path.is_file():
-                    files[path.relative_to(out).as_posix()] = path.read_bytes()
-        elif entry.is_file():
-            files[entry.name] = entry.read_bytes()
-    return files
+    return {Path(name).as_posix(): data for name, data in visible_files(out).items()}
 
 
 def export_manifest(out: Path) -> dict[str, str]:
