@@ -129,7 +129,9 @@ class Renderer:
             raise ModelError(f"macros/: Jinja syntax error at combined line {exc.lineno}: {exc.message}") from None
         return {k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
 
-    def render_text(self, name: str, text: str, path: Path, resolver: RelationResolver = default_resolver) -> RenderedModel:
+    def render_text(self, name: str, text: str, path: Path, resolver: RelationResolver = default_resolver,
+                    check: bool = True) -> RenderedModel:
+        """Render one model; `check=False` skips the sqlglot parse (for callers that parse once themselves)."""
         refs: list[str] = []
         sources: list[str] = []
         context = self._context(resolver, refs, sources)
@@ -146,15 +148,16 @@ class Renderer:
             raise ModelError(f"{path}: {exc.message}") from None
         except TemplateError as exc:
             raise ModelError(f"{path}: cannot render: {exc}") from None
-        check_sql(sql, path)
+        if check:
+            check_sql(sql, path)
         return RenderedModel(name, path, sql.strip(), refs, sources)
 
-    def render(self, name: str, resolver: RelationResolver = default_resolver) -> RenderedModel:
+    def render(self, name: str, resolver: RelationResolver = default_resolver, check: bool = True) -> RenderedModel:
         paths = self.project.model_paths()
         if name not in paths:
             raise ModelError(f"unknown model {name!r}; models: {', '.join(paths) or '(none)'}")
         path = paths[name]
-        return self.render_text(name, path.read_text(encoding="utf-8"), path, resolver)
+        return self.render_text(name, path.read_text(encoding="utf-8"), path, resolver, check=check)
 
     def render_all(self, resolver: RelationResolver = default_resolver) -> dict[str, RenderedModel]:
         return {name: self.render(name, resolver) for name in self.project.model_paths()}

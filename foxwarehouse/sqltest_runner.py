@@ -63,23 +63,6 @@ def _renderer(project: Project, config: Mapping[str, Any]) -> Renderer:
     return renderer
 
 
-def _render_unchecked(renderer: Renderer, name: str) -> RenderedModel:
-    """As ``renderer.render(name)`` minus the sqlglot parse check (which ConfigScope runs once per model)."""
-    path = renderer.project.model_paths().get(name)
-    if path is None:
-        return renderer.render(name, _test_resolver)  # raises the unknown-model error
-    refs: list[str] = []
-    sources: list[str] = []
-    context = renderer._context(_test_resolver, refs, sources)
-    try:
-        module = renderer.env.from_string(renderer._macro_source).make_module(context)
-        macros = {k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
-        sql = renderer.env.from_string(path.read_text(encoding="utf-8")).render({**context, **macros})
-    except Exception:  # noqa: BLE001 - render again for the renderer's own error message
-        return renderer.render(name, _test_resolver)
-    return RenderedModel(name, path, sql.strip(), refs, sources)
-
-
 _SCOPE_IDS = itertools.count(1)
 
 
@@ -127,7 +110,7 @@ class ConfigScope:
     def render(self, name: str) -> RenderedModel:
         if name not in self._rendered:
             if name in self.runner._checked:
-                self._rendered[name] = _render_unchecked(self.renderer, name)
+                self._rendered[name] = self.renderer.render(name, _test_resolver, check=False)
             else:
                 self._rendered[name] = self.renderer.render(name, _test_resolver)
                 self.runner._checked.add(name)
