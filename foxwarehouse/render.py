@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import sqlglot
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 from sqlglot import exp
@@ -57,6 +57,8 @@ def sql_literal(value: Any) -> str:
 def _finalize(value: Any) -> Any:
     if isinstance(value, Markup):
         return value
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()  # raises UndefinedError naming the missing name
     return Markup(sql_literal(value))
 
 
@@ -89,25 +91,67 @@ def default_resolver(kind: str, name: str) -> str:
 
 
 class Renderer:
-    """Renders the models of one project with one validated config."""
+    """Renders the models of one project with one validated config.
+
+    Each ``macros/*.sql`` file is its own Jinja template (read once, compiled once per renderer),
+    so a syntax or render error names the macro file and its line. The macros of all files share
+    one namespace: a macro may call a macro of another file. Two macros of the same name are an error.
+    """
 
     def __init__(self, project: Project, config: Mapping[str, Any]):
         self.project = project
         self.config = config
         self.env = _make_environment()
-        self._macro_source = self._read_macros()
-        self._macro_template: Any = None  # compiled once per renderer, instantiated per model
+        self._macro_files = self._load_macro_files()
 
-    def _macro_module(self, context: dict[str, Any]) -> Any:
-        if self._macro_template is None:
-            self._macro_template = self.env.from_string(self._macro_source)
-        return self._macro_template.make_module(context)
-
-    def _read_macros(self) -> str:
-        parts = []
+    def _load_macro_files(self) -> dict[str, tuple[Path, Any, list[str]]]:
+        """template name -> (path, compiled template, macro names it defines)."""
+        files: dict[str, tuple[Path, Any, list[str]]] = {}
+        owner: dict[str, str] = {}
         for path in self.project.macro_paths():
-            parts.append(path.read_text(encoding="utf-8"))
-        return "\n".join(parts)
+            name = f"macros/{path.name}"
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ModelError(f"{path}: cannot be read: {exc}") from None
+            try:
+                tree = self.env.parse(text, name=name, filename=str(path))
+                template = self.env.from_string(tree)
+                template.name, template.filename = name, str(path)
+            except TemplateSyntaxError as exc:
+                raise ModelError(f"{path}: Jinja syntax error at line {exc.lineno}: {exc.message}") from None
+            defined = [node.name for node in tree.find_all(nodes.Macro)]
+            for macro in defined:
+                if macro in owner:
+                    raise ModelError(
+                        f"{path}: macro {macro!r} is already defined in {files[owner[macro]][0]}; "
+                        f"macro names must be unique across macros/*.sql"
+                    )
+                owner[macro] = name
+            files[name] = (path, template, defined)
+        return files
+
+    def _macro_namespace(self, context: dict[str, Any]) -> dict[str, Any]:
+        """Every macro as a callable, each file's module made with `context` and all other macros."""
+        modules: dict[str, Any] = {}
+        namespace: dict[str, Any] = {}
+
+        def forward(file: str, macro: str) -> Callable[..., Any]:
+            # Macros of another file are looked up when called, so files may call each other
+            # whatever their order.
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return getattr(modules[file], macro)(*args, **kwargs)
+            return call
+
+        for file, (_, _, defined) in self._macro_files.items():
+            for macro in defined:
+                namespace[macro] = forward(file, macro)
+        for file, (path, template, _) in self._macro_files.items():
+            try:
+                modules[file] = template.make_module({**context, **namespace})
+            except TemplateError as exc:
+                raise ModelError(f"{path}: cannot render: {_describe(exc)}") from None
+        return namespace
 
     def _context(self, resolver: RelationResolver, refs: list[str], sources: list[str]) -> dict[str, Any]:
         def ref(name: str) -> Markup:
@@ -122,12 +166,7 @@ class Renderer:
 
     def macros(self, resolver: RelationResolver = default_resolver) -> dict[str, Any]:
         """The macros of macros/*.sql as callables (for macro unit tests)."""
-        context = self._context(resolver, [], [])
-        try:
-            module = self._macro_module(context)
-        except TemplateSyntaxError as exc:
-            raise ModelError(f"macros/: Jinja syntax error at combined line {exc.lineno}: {exc.message}") from None
-        return {k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
+        return self._macro_namespace(self._context(resolver, [], []))
 
     def render_text(self, name: str, text: str, path: Path, resolver: RelationResolver = default_resolver,
                     check: bool = True) -> RenderedModel:
@@ -136,18 +175,18 @@ class Renderer:
         sources: list[str] = []
         context = self._context(resolver, refs, sources)
         try:
-            module = self._macro_module(context)
-            macros = {k: getattr(module, k) for k in dir(module) if not k.startswith("_")}
-            template = self.env.from_string(text)
-            sql = template.render({**context, **macros})
+            template = self.env.from_string(self.env.parse(text, name=name, filename=str(path)))
         except TemplateSyntaxError as exc:
             raise ModelError(f"{path}: Jinja syntax error at line {exc.lineno}: {exc.message}") from None
-        except UndefinedError as exc:
-            raise ModelError(f"{path}: undefined name while rendering: {exc.message}") from None
+        macros = self._macro_namespace(context)
+        try:
+            sql = template.render({**context, **macros})
         except ModelError as exc:
-            raise ModelError(f"{path}: {exc.message}") from None
+            raise ModelError(f"{_error_place(exc, path)}: {exc.message}") from None
+        except UndefinedError as exc:
+            raise ModelError(f"{_error_place(exc, path)}: undefined name while rendering: {exc.message}") from None
         except TemplateError as exc:
-            raise ModelError(f"{path}: cannot render: {exc}") from None
+            raise ModelError(f"{_error_place(exc, path)}: cannot render: {_describe(exc)}") from None
         if check:
             check_sql(sql, path)
         return RenderedModel(name, path, sql.strip(), refs, sources)
@@ -161,6 +200,25 @@ class Renderer:
 
     def render_all(self, resolver: RelationResolver = default_resolver) -> dict[str, RenderedModel]:
         return {name: self.render(name, resolver) for name in self.project.model_paths()}
+
+
+def _describe(exc: BaseException) -> str:
+    return getattr(exc, "message", None) or str(exc) or type(exc).__name__
+
+
+def _error_place(exc: BaseException, model_path: Path) -> str:
+    """'FILE, line N' of the innermost template frame of a render error (a macro file or the model).
+
+    Jinja rewrites tracebacks so that template frames carry the template's file name and line.
+    """
+    place = str(model_path)
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".sql") and not filename.endswith(".py"):
+            place = f"{filename}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return place
 
 
 def check_sql(sql: str, path: Path) -> exp.Expression:
