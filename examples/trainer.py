@@ -47,15 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     plan = load_plan(args.plan_dir)
     targets, symbols_by_target = universe(args.plan_dir)
 
-    # Cross-sectional models: one per target the plan enables.
-    for target in plan.filter_targets(targets, training_type="cross_sectional"):
-        families = [f for f in ALL_FAMILIES if plan.should_train(target, None, f)]
-        print(f"train cross_sectional {target} families={','.join(families)}")
-
-    # Symbol-specific models, filtered per target and per family.
-    for target in plan.filter_targets(targets, training_type="symbol_specific"):
-        for symbol in plan.filter_symbols(target, symbols_by_target.get(target, [])):
-            families = [f for f in ALL_FAMILIES if plan.should_train(target, symbol, f)]
+    # One loop over every job of both training types: symbol None is a target's cross-sectional
+    # job. (filter_targets() alone would keep only targets with a cross-sectional job.)
+    for target, symbol in plan.pairs_to_train(plan.targets_to_train(targets), symbols_by_target):
+        families = [f for f in ALL_FAMILIES if plan.should_train(target, symbol, f)]
+        if symbol is None:
+            print(f"train cross_sectional {target} families={','.join(families)}")
+        else:
             print(f"train symbol_specific {target} {symbol} families={','.join(families)}")
     return 0
 

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import duckdb
 
+from . import options
 from .errors import FoxError, ModelError, WarehouseError
 from .project import Project, load_project
 from .render import RenderedModel, Renderer, quote_identifier, sql_literal
@@ -48,6 +49,16 @@ LATEST_COMPUTED_VIEWS: dict[str, str] = {"decision_trace": "latest_decision_trac
 ALL_LATEST_VIEWS = tuple(LATEST_VIEWS) + tuple(LATEST_COMPUTED_VIEWS.values())
 
 LATEST_RUN_SQL = "(SELECT run_id FROM runs WHERE status IN ('built', 'exported') ORDER BY seq DESC LIMIT 1)"
+
+# published_* views: the same tables for the run whose plan was published last (what the trainer
+# reads). They resolve the run in a subquery when read, so an export or a rollback needs no refresh.
+PUBLISHED_VIEWS: dict[str, str] = {"published_" + view.removeprefix("latest_"): table
+                                   for view, table in LATEST_VIEWS.items()}
+PUBLISHED_COMPUTED_VIEWS: dict[str, str] = {model: "published_" + view.removeprefix("latest_")
+                                            for model, view in LATEST_COMPUTED_VIEWS.items()}
+ALL_PUBLISHED_VIEWS = tuple(PUBLISHED_VIEWS) + tuple(PUBLISHED_COMPUTED_VIEWS.values())
+PUBLISHED_RUN_SQL = ("(SELECT run_id FROM runs WHERE status = 'exported' AND exported_at IS NOT NULL "
+                     "ORDER BY exported_at DESC, seq DESC LIMIT 1)")
 VIEW_MARK = re.compile(r"^\s*--\s*materialized:\s*view\s*$", re.MULTILINE)
 _counter = itertools.count(1)
 
@@ -119,19 +130,20 @@ def _views(con: duckdb.DuckDBPyConnection, temporary: bool) -> set[str]:
         "SELECT view_name FROM duckdb_views() WHERE NOT internal AND temporary = ?", [temporary]).fetchall()}
 
 
-def latest_view_sql(table: str) -> str:
+def latest_view_sql(table: str, run_sql: str = LATEST_RUN_SQL) -> str:
     return (f"SELECT * EXCLUDE (run_id) FROM main.{quote_identifier(table)} "
-            f"WHERE run_id = {LATEST_RUN_SQL}")
+            f"WHERE run_id = {run_sql}")
 
 
 def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
                         project: Project | None = None) -> list[str]:
-    """Create the latest_* views whose model table exists; returns the view names created.
+    """Create the latest_* and published_* views whose model table exists; returns the names created.
 
     Persistent views are created by a write connection after a build; a read-only connection makes
     temporary ones for views the file lacks. A view whose table does not exist yet is skipped, so
     an empty warehouse opens fine. ``latest_decision_trace`` is the decision_trace model rendered
-    with the latest run's config over the other latest_* views.
+    with the latest run's config over the other latest_* views; ``published_decision_trace`` see
+    ``_published_computed_sql``.
     """
     tables = _base_tables(con)
     if "runs" not in tables:
@@ -139,11 +151,13 @@ def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
     existing = _views(con, temporary=False)
     kind = "TEMP VIEW" if temporary else "VIEW"
     made = []
-    for view, table in LATEST_VIEWS.items():
-        if table not in tables or (temporary and view in existing):
-            continue
-        con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {latest_view_sql(table)}")
-        made.append(view)
+    for views in (LATEST_VIEWS, PUBLISHED_VIEWS):
+        run_sql = LATEST_RUN_SQL if views is LATEST_VIEWS else PUBLISHED_RUN_SQL
+        for view, table in views.items():
+            if table not in tables or (temporary and view in existing):
+                continue
+            con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {latest_view_sql(table, run_sql)}")
+            made.append(view)
     latest = con.execute(f"SELECT {LATEST_RUN_SQL}").fetchall()[0][0]
     available = set(made) | existing
     project = project or load_project(None)
@@ -164,7 +178,51 @@ def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
             continue
         con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {rendered.sql}")
         made.append(view)
+    for model, view in PUBLISHED_COMPUTED_VIEWS.items():
+        # Always recreated for a read-only session (a temp view shadows the persistent one): the
+        # rendered SQL carries a config, and an export may have published a run of another config.
+        if model not in project.model_paths():
+            continue
+        sql = _published_computed_sql(con, project, model, tables)
+        if sql is None:
+            continue
+        con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {sql}")
+        made.append(view)
     return made
+
+
+def _published_computed_sql(con: duckdb.DuckDBPyConnection, project: Project, model: str,
+                            tables: set[str]) -> str | None:
+    """An on-demand model for the published run, current without a refresh.
+
+    The model's SQL is rendered with a config, and the published run changes on export (which does
+    not refresh views). So the view is a UNION ALL with one branch per config any built run has
+    (an export can only publish a built run, and every build refreshes the views): each branch
+    reads the published run's rows only when that run has the branch's config, so exactly one
+    branch produces rows and the others read nothing.
+    """
+    configs = con.execute(
+        "SELECT config_hash, arg_max(run_id, seq) FROM runs WHERE status IN ('built', 'exported') "
+        "AND config_hash IS NOT NULL AND config IS NOT NULL GROUP BY config_hash ORDER BY config_hash").fetchall()
+    if not configs:
+        return None
+    branches = []
+    for config_hash, run_id in configs:
+        run_sql = (f"(SELECT r.run_id FROM runs r WHERE r.run_id = {PUBLISHED_RUN_SQL} "
+                   f"AND r.config_hash = {sql_literal(config_hash)})")
+        missing: list[str] = []
+
+        def resolver(kind_: str, name: str, run_sql: str = run_sql) -> str:
+            if kind_ != "ref" or name not in tables:
+                missing.append(name)
+                return quote_identifier(name)
+            return f"({latest_view_sql(name, run_sql)})"
+
+        rendered = _render_on(project, run_config(con, run_id), model, resolver)
+        if missing:
+            return None
+        branches.append(f"SELECT * FROM ({rendered.sql.rstrip().rstrip(';')})")
+    return "\nUNION ALL\n".join(branches)
 
 
 def refresh_latest_views(con: duckdb.DuckDBPyConnection, project: Project | None = None) -> None:
@@ -222,7 +280,7 @@ class AnalystWarehouse:
         return sorted(_base_tables(self.con))
 
     def run_id(self, run: str | None = "latest") -> str:
-        """A run id from 'latest', 'latest~N', a full id or a unique prefix."""
+        """A run id from 'latest', 'latest~N', 'published', a full id or a unique prefix."""
         return self._wh.resolve_run(run)
 
     def run_info(self, run: str | None = "latest") -> dict[str, Any]:
@@ -248,7 +306,8 @@ class AnalystWarehouse:
     def decisions(self, run: str | None = "latest", target: str | None = None,
                   symbol: str | None = None, route: str | None = None) -> duckdb.DuckDBPyRelation:
         """routing_decisions: one row per (target, symbol) pair."""
-        return self._filtered("routing_decisions", run, "target, symbol", target=target, symbol=symbol, route=route)
+        return self._filtered("routing_decisions", run, "target, symbol", target=target, symbol=symbol,
+                              route=options.route(route))
 
     def cs_decisions(self, run: str | None = "latest", target: str | None = None) -> duckdb.DuckDBPyRelation:
         return self._filtered("cs_decisions", run, "target", target=target)
@@ -256,8 +315,8 @@ class AnalystWarehouse:
     def jobs(self, run: str | None = "latest", target: str | None = None, route: str | None = None,
              training_type: str | None = None) -> duckdb.DuckDBPyRelation:
         """training_jobs in plan order."""
-        return self._filtered("training_jobs", run, "plan_order", target=target, route=route,
-                              training_type=training_type)
+        return self._filtered("training_jobs", run, "plan_order", target=target, route=options.route(route),
+                              training_type=options.training_type(training_type))
 
     def summary(self, run: str | None = "latest") -> duckdb.DuckDBPyRelation:
         return self.table("plan_summary", run)
@@ -282,12 +341,55 @@ def open_warehouse(db: str | Path = "foxwarehouse.duckdb", wait: float = 0.0,
 
 # --- query ------------------------------------------------------------------------------------
 
+# Statement kinds that only read. DuckDB reports DESCRIBE, SHOW, SUMMARIZE, VALUES and WITH as SELECT.
+# Everything else writes a file (COPY ... TO, EXPORT), changes the session or the database (SET,
+# RESET, USE, PRAGMA, ATTACH, DETACH, INSTALL, LOAD, CREATE, INSERT, ...) or runs arbitrary code
+# (CALL, which also covers CHECKPOINT). The read-only connection stops writes to the warehouse
+# itself, but not files written through COPY/EXPORT or extensions and settings, hence the check.
+_READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT})
+_EXPLAIN_PREFIX = re.compile(
+    r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*explain\s+(?:analy[sz]e\b|\([^)]*\))?", re.IGNORECASE | re.DOTALL)
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Raise FoxError unless every statement of `sql` only reads (classified by DuckDB's parser)."""
+    try:
+        statements = con.extract_statements(sql)
+    except (duckdb.Error, ValueError) as exc:
+        raise FoxError(f"query failed: {str(exc).strip().splitlines()[0]}") from None
+    if not statements:
+        raise FoxError("query: no statement to run (the SQL is empty or only comments)")
+    for statement in statements:
+        kind = statement.type
+        if kind == duckdb.StatementType.EXPLAIN:
+            # EXPLAIN ANALYZE executes its statement; judge the statement it explains.
+            match = _EXPLAIN_PREFIX.match(statement.query)
+            inner = statement.query[match.end():] if match else ""
+            try:
+                inner_kinds = [s.type for s in con.extract_statements(inner)] if inner.strip() else []
+            except (duckdb.Error, ValueError):
+                inner_kinds = []
+            if inner_kinds and all(k in _READ_STATEMENTS for k in inner_kinds):
+                continue
+        elif kind in _READ_STATEMENTS:
+            continue
+        first = " ".join(statement.query.split())[:60]
+        raise FoxError(f"query is read-only and runs read statements only (SELECT, WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, "
+                       f"EXPLAIN); refused a {kind.name} statement: {first}")
+
+
 def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = None
               ) -> tuple[list[str], list[str], list[tuple]]:
-    """Run `sql` read-only on the warehouse: (column names, column types, rows)."""
+    """Run `sql` read-only on the warehouse: (column names, column types, rows).
+
+    Only read statements run (see ``check_read_only``); every statement is checked before any runs.
+    """
+    if limit is not None and limit < 0:
+        raise FoxError("--limit must be >= 0")
     if not sql.strip():
-        raise FoxError("query: empty SQL")
+        raise FoxError("query: no statement to run (the SQL is empty)")
     with AnalystWarehouse(db, wait=wait) as aw:
+        check_read_only(aw.con, sql)
         try:
             cur = aw.con.execute(sql)
         except duckdb.Error as exc:
@@ -398,6 +500,6 @@ def query(db: str | Path, sql: str, fmt: str = "table", wait: float = 0.0, limit
 
 
 __all__ = [
-    "AnalystWarehouse", "LATEST_VIEWS", "ALL_LATEST_VIEWS", "ensure_latest_views", "trace_relation", "view_models", "format_result", "open_warehouse", "query",
+    "AnalystWarehouse", "LATEST_VIEWS", "ALL_LATEST_VIEWS", "PUBLISHED_VIEWS", "ALL_PUBLISHED_VIEWS", "ensure_latest_views", "trace_relation", "view_models", "format_result", "open_warehouse", "query",
     "refresh_latest_views", "run_query", "to_json_value", "WarehouseError",
 ]

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 from . import __version__
 from .errors import FoxError
 from .pipeline import DEFAULT_DB, DEFAULT_OUT
+from .vocabulary import ROUTES, TRAINING_TYPES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -94,6 +95,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .pipeline import run_export
 
     result = run_export(db=args.db, out=args.out, run=args.run, wait=args.wait)
+    for warning in result.warnings:
+        err(f"warning: {warning}")
     print(f"run {result.run_id}: exported to {result.out_dir}")
     s = result.summary
     print_plan_summary(s["by_route"], s["by_type"], s["by_priority"], result.metadata["total_jobs"])
@@ -107,8 +110,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.prune:
         if args.keep is None:
             raise FoxError("--prune needs --keep N")
-        removed = prune_runs(args.db, args.keep, wait=args.wait)
-        print(f"pruned {removed} run(s); kept the newest {args.keep}")
+        result = prune_runs(args.db, args.keep, wait=args.wait)
+        print(result.summary())
         return 0
     print(format_runs(list_runs(args.db)))
     return 0
@@ -194,7 +197,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
     stream_jobs(args.db, sys.stdout, run=args.run, fmt=args.format, route=args.route,
                 training_type=args.training_type, target=args.target, symbol=args.symbol,
-                min_priority=args.min_priority)
+                min_priority=args.min_priority, note=err)
     return 0
 
 
@@ -202,6 +205,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     from .analyst import query
 
+    if args.limit is not None and args.limit < 0:
+        raise FoxError("--limit must be >= 0")
     sql = sys.stdin.read() if args.sql == "-" else args.sql
     print(query(args.db, sql, fmt=args.format, wait=args.wait, limit=args.limit))
     return 0
@@ -247,7 +252,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
     project = load_project(args.project_dir)
     config, _ = load_run_config(args.config, project)
-    path = write_catalog(project, config, args.out)
+    path = write_catalog(project, config, args.out, db=args.db)
     print(f"model catalog written to {path}")
     return 0
 
@@ -313,11 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("runs", "list runs")
     db(p)
-    p.add_argument("--prune", action="store_true", help="delete older runs")
-    p.add_argument("--keep", type=int, metavar="N", help="with --prune: how many newest runs to keep")
+    p.add_argument("--prune", action="store_true",
+                   help="delete older runs (failed and never-built ones too) and shrink the warehouse file; "
+                        "the published run is always kept")
+    p.add_argument("--keep", type=int, metavar="N",
+                   help="with --prune: how many newest successful (built or exported) runs to keep, N >= 1")
 
     p = add("diff", "compare two plans: jobs, decisions (route transitions) and config keys")
-    p.add_argument("a", metavar="A", help="run id (or unique prefix), latest, latest~N, or a master_training_plan.json")
+    p.add_argument("a", metavar="A",
+                   help="run id (or unique prefix), latest, latest~N, published, or a master_training_plan.json")
     p.add_argument("b", metavar="B", help="the same kinds of reference as A")
     db(p)
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="output format (default text)")
@@ -336,33 +345,39 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("test", "run the SQL unit tests (tests/sql/*.yaml): exit 1 if any case fails")
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="test files or folders (default: DIR/tests/sql with --project-dir, else ./tests/sql)")
-    p.add_argument("-k", dest="keyword", metavar="TEXT", help="only cases whose id (file::case) contains TEXT")
+    p.add_argument("-k", dest="keyword", metavar="TEXT",
+                   help="only cases whose id (file::case) contains TEXT (exit 2 when none does)")
     p.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
 
-    p = add("jobs", "stream a run's jobs for external schedulers (JSON lines or CSV)")
+    p = add("jobs", "stream a run's jobs for external schedulers (JSON lines or CSV); by default the "
+                    "published run, the plan the trainer reads")
     db(p)
-    p.add_argument("--run", metavar="RUN", help="run (default: latest)")
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    p.add_argument("--route", metavar="ROUTE")
-    p.add_argument("--training-type", metavar="TYPE")
-    p.add_argument("--target", metavar="TARGET")
-    p.add_argument("--symbol", metavar="SYMBOL")
-    p.add_argument("--min-priority", type=int, metavar="N")
+    p.add_argument("--run", metavar="RUN",
+                   help="run: published (default: the run whose plan was exported last), latest, latest~N, or an id")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
+    p.add_argument("--route", metavar="ROUTE", help=f"only this route ({', '.join(ROUTES)}; any case)")
+    p.add_argument("--training-type", metavar="TYPE", help=f"only this training type ({', '.join(TRAINING_TYPES)})")
+    p.add_argument("--target", metavar="TARGET", help="only this target (a note on stderr when the run has none)")
+    p.add_argument("--symbol", metavar="SYMBOL", help="only this symbol (a note on stderr when the run has none)")
+    p.add_argument("--min-priority", type=int, metavar="N", help="only jobs of priority N or more")
 
     p = add("validate", "check a master_training_plan.json against the plan schema")
     p.add_argument("path", metavar="PATH")
 
-    p = add("query", "run read-only SQL on the warehouse (latest_* views, per-run tables)")
+    p = add("query", "run read-only SQL on the warehouse (latest_* and published_* views, per-run tables): "
+                     "SELECT, WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN; statements that write a "
+                     "file or change state (COPY ... TO, EXPORT, INSTALL, LOAD, ATTACH, SET, CREATE, ...) "
+                     "are refused")
     p.add_argument("sql", metavar="SQL", help="the query; - reads it from stdin")
     db(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default table)")
-    p.add_argument("--limit", type=int, metavar="N", help="print at most N rows")
+    p.add_argument("--limit", type=int, metavar="N", help="print at most N rows (N >= 0)")
 
     p = add("explain", "why a decision was made: inputs, thresholds, every rule in order, cap, jobs")
     p.add_argument("target", metavar="TARGET")
     p.add_argument("symbol", nargs="?", metavar="SYMBOL", help="a symbol of TARGET (omit for the CS decision)")
     db(p)
-    p.add_argument("--run", metavar="RUN", help="run (default: latest)")
+    p.add_argument("--run", metavar="RUN", help="run (default: latest; also published, latest~N, an id)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
 
     p = add("lineage", "column-level lineage of MODEL.COLUMN down to source columns and config keys")
@@ -371,13 +386,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
 
     p = add("docs", "write the model catalog (Markdown): DAG, columns, descriptions, tests")
-    cfg(p)
-    p.add_argument("--out", default="docs/CATALOG.md", metavar="FILE", help="output file (default docs/CATALOG.md)")
+    cfg(p); db(p)
+    p.add_argument("--out", default="docs/CATALOG.md", metavar="FILE",
+                   help="output file (default docs/CATALOG.md); never the warehouse, a file inside a "
+                        "published plan, or an existing file foxwarehouse did not write")
 
-    p = add("report", "write a self-contained HTML report of a run (charts, diff against the previous run)")
+    p = add("report", "write a self-contained HTML report of a run (charts, diff against the previous run); "
+                      "by default the published run, the plan the trainer reads")
     db(p)
-    p.add_argument("--run", metavar="RUN", help="run (default: latest)")
-    p.add_argument("--out", default="report.html", metavar="FILE", help="output file (default report.html)")
+    p.add_argument("--run", metavar="RUN",
+                   help="run: published (default: the run whose plan was exported last), latest, latest~N, or an id")
+    p.add_argument("--out", default="report.html", metavar="FILE",
+                   help="output file (default report.html); never the warehouse, a file inside a published "
+                        "plan, or an existing file foxwarehouse did not write")
 
     for extra in _extra_parsers:
         extra(add)

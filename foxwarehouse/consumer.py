@@ -15,12 +15,14 @@ A trainer calls :func:`load_plan` once and asks the returned :class:`TrainingPla
 
 Rules:
 
-* No plan on disk (the path does not exist, or the folder has no ``master_training_plan.json``):
-  a plan that allows everything, and one warning on the ``foxwarehouse.consumer`` logger. This keeps
-  trainers that ran before plans existed working.
-* A plan that exists but is corrupt (empty, truncated, not JSON, not an object), does not match
-  the schema, or has an unknown ``metadata.schema_version``: :class:`~foxwarehouse.errors.PlanError`
-  naming the file and the field. Never a silent "train everything".
+* Nothing at all at the path (no file, folder or link): a plan that allows everything, and one
+  warning on the ``foxwarehouse.consumer`` logger. This keeps trainers that ran before plans existed
+  working.
+* Anything else that is not a valid plan (a dangling or looping link, an empty folder, a file that
+  is corrupt, truncated, not JSON, has duplicate keys, does not match the schema, or whose
+  ``metadata.total_jobs`` disagrees with its jobs, an unknown ``metadata.schema_version``):
+  :class:`~foxwarehouse.errors.PlanError` naming the file and the field. Never a silent "train
+  everything". A folder holding only the ``training_plan.json`` mirror loads it, with a warning.
 * A plan that exists is authoritative: a target, ``(target, symbol)`` pair or model family it does
   not list is not trained. Blocked jobs (``training_type == "blocked"``) never train.
 
@@ -39,8 +41,9 @@ from .vocabulary import ROUTES, TRAINING_TYPES
 from .plan_schema import (
     KNOWN_SCHEMA_VERSIONS,
     MASTER_PLAN_FILENAME,
+    COPY_HINT,
+    locate_plan,
     read_plan_document,
-    resolve_plan_path,
     validate_plan_document,
 )
 
@@ -189,6 +192,67 @@ class TrainingPlan:
         sym = self._sym
         return [s for s in symbols if _hashable(s) and (target, s) in sym]
 
+    def targets_to_train(self, targets: Iterable[str] | None = None) -> list[str]:
+        """The targets to train at all: those with a job of any training type, in the given order.
+
+        Use this to pick the targets a trainer loops over. :meth:`filter_targets` keeps by default
+        only targets with a *cross-sectional* job, so a loop over its result silently skips the
+        symbol-specific jobs of targets without one; use it only for a cross-sectional-only stage.
+        Each given target is kept once. ``targets=None`` means the plan's own targets, in plan
+        order. An allow-all plan keeps every given target (and, knowing no targets of its own,
+        raises ValueError for ``None``). Logs ``Training plan filter applied: N → M targets``.
+        """
+        if targets is None:
+            if self._allow_all:
+                raise ValueError("an allow-all plan (no plan on disk) lists no targets; pass the targets to train")
+            names = [job["target"] for job in self._jobs if job["training_type"] != "blocked"]
+        else:
+            names = _names(targets, "targets")
+        return self.filter_targets(_unique(names), training_type=None)
+
+    def pairs_to_train(
+        self, targets: Iterable[str], symbols: Iterable[str] | Mapping[str, Iterable[str]]
+    ) -> list[tuple[str, str | None]]:
+        """Every job to train, as ``(target, symbol)``; ``symbol`` None is the target's cross-sectional job.
+
+        The one loop a trainer needs, covering both training types::
+
+            for target, symbol in plan.pairs_to_train(all_targets, all_symbols):
+                families = plan.model_families(target, symbol)
+
+        ``symbols`` is one collection for every target, or a mapping target -> its symbols (a
+        target missing from the mapping has none). Order is deterministic: targets in the given
+        order, each with its cross-sectional job first and then its symbol jobs in the given symbol
+        order; every pair once. Blocked jobs are left out, and so are jobs whose target or symbol
+        is not among those given (a warning says how many: data the trainer does not have cannot
+        be trained). An allow-all plan gives every given target's cross-sectional pair and every
+        given ``(target, symbol)``.
+        """
+        target_list = _unique(_names(targets, "targets"))
+        if isinstance(symbols, Mapping):
+            per_target = {t: _unique(_names(symbols.get(t, ()), f"symbols[{t!r}]")) for t in target_list
+                          if _hashable(t)}
+        else:
+            shared = _unique(_names(symbols, "symbols"))
+            per_target = {t: shared for t in target_list if _hashable(t)}
+        pairs: list[tuple[str, str | None]] = []
+        for target in target_list:
+            if not _hashable(target):
+                continue
+            if self._allow_all or target in self._cs:
+                pairs.append((target, None))
+            pairs.extend((target, s) for s in per_target[target]
+                         if self._allow_all or (_hashable(s) and (target, s) in self._sym))
+        if not self._allow_all:
+            # Jobs the plan has but the caller's names do not reach: most likely a missing symbol
+            # list or a name spelled differently, which would otherwise go unnoticed.
+            missed = len(self._cs) + len(self._sym) - len(pairs)
+            if missed:
+                logger.warning("Training plan: %d planned job(s) not among the given targets/symbols; not trained",
+                               missed)
+        logger.info("Training plan: %d job(s) to train for %d target(s)", len(pairs), len(target_list))
+        return pairs
+
     def model_families(self, target: str, symbol: str | None = None) -> list[str]:
         """Model families of the job for ``target`` (its cross-sectional job when ``symbol`` is None).
 
@@ -258,6 +322,26 @@ class TrainingPlan:
         return self._sym.get((target, symbol))
 
 
+def _names(values: Iterable[Any], what: str) -> list[Any]:
+    """A list of names; one string is refused (iterating it would give its characters)."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{what} must be a collection of names, not one string: {values!r}")
+    return list(values)
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    """`values` in order, each once (unhashable ones are kept: no plan lists them anyway)."""
+    seen: set[Any] = set()
+    out = []
+    for value in values:
+        if _hashable(value):
+            if value in seen:
+                continue
+            seen.add(value)
+        out.append(value)
+    return out
+
+
 def _copy_job(job: dict[str, Any]) -> dict[str, Any]:
     """A copy the caller may modify without touching the plan's indexes (cheaper than deepcopy)."""
     out = dict(job)
@@ -284,18 +368,27 @@ def _invalid_message(file: Path | None, errors: list[str]) -> str:
 def load_plan(path: str | os.PathLike) -> TrainingPlan:
     """Load the training plan at ``path`` (a training_plan folder or the master JSON file).
 
-    A missing plan gives :meth:`TrainingPlan.allow_all` and one warning. A plan that exists but
-    cannot be read, parsed or validated raises :class:`PlanError` naming the file and the field.
+    Nothing at all at ``path`` gives :meth:`TrainingPlan.allow_all` and one warning. Anything else
+    that is not a valid plan (a dangling or looping link, an empty folder, a file that cannot be
+    read, parsed or validated) raises :class:`PlanError` naming the file and the field. A folder
+    holding only the ``training_plan.json`` mirror loads it, with a warning.
     """
-    file = resolve_plan_path(path)
-    if file is None:
-        where = Path(os.fspath(path)).expanduser()
-        if where.is_dir():
-            detail = f"no {MASTER_PLAN_FILENAME} in {where}"
-        else:
-            detail = f"{where} does not exist"
-        logger.warning("No training plan found (%s): training all targets, symbols and families", detail)
+    where = Path(os.fspath(path)).expanduser()
+    file, kind = locate_plan(where)
+    if kind == "missing":
+        # Only when nothing at all is at the path: a trainer that ran before plans existed.
+        logger.warning("No training plan found (%s does not exist): training all targets, symbols and families",
+                       where)
         return TrainingPlan.allow_all(where)
+    if kind == "broken":
+        raise PlanError(f"invalid training plan {where}: {file} is a link that leads nowhere (a dangling or "
+                        f"looping symlink, e.g. a plan copied without the files it links to); {COPY_HINT}")
+    if kind == "empty" or file is None:
+        raise PlanError(f"invalid training plan {where}: a folder without {MASTER_PLAN_FILENAME} (empty or "
+                        f"incomplete; refusing to train everything); {COPY_HINT}")
+    if kind == "mirror":
+        logger.warning("Training plan %s has no %s; loading its mirror %s", file.parent, MASTER_PLAN_FILENAME,
+                       file.name)
     doc, errors = read_plan_document(file)
     if errors:
         raise PlanError(_invalid_message(file, errors))

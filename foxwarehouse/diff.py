@@ -1,6 +1,6 @@
 """Plan diffs across runs: resolve the two sides, run the SQL diff macros, shape the result.
 
-A side is a run of the warehouse (an id, a unique id prefix, ``latest`` or ``latest~N``) or a
+A side is a run of the warehouse (an id, a unique id prefix, ``latest``, ``latest~N`` or ``published``) or a
 ``master_training_plan.json`` file (or an export / training_plan folder holding one), loaded into a
 TEMP table with the columns of ``training_jobs``. The diff itself is SQL: the table macros of
 ``sql/analysis/*.sql`` (``plan_job_diff``, ``plan_decision_diff``, ``route_transitions`` ...),
@@ -126,7 +126,7 @@ def install_macros(con: duckdb.DuckDBPyConnection, temporary: bool = True,
 
 def is_path_ref(ref: str) -> bool:
     """A side given as a path (else a run reference): an existing path, *.json, or a path separator."""
-    if re.fullmatch(r"latest(~\d+)?", ref.strip()):
+    if re.fullmatch(r"latest(~\d+)?|published", ref.strip()):
         return False
     return (os.path.exists(ref) or ref.lower().endswith(".json") or "/" in ref or os.sep in ref
             or bool(os.altsep and os.altsep in ref))

@@ -19,7 +19,7 @@ class FoxError(Exception):
 
 
 class InputError(FoxError):
-    """A metrics file is missing, unreadable or breaks the input contract (SPEC §2)."""
+    """A metrics file is missing, unreadable or breaks the input contract."""
 
 
 class ConfigError(FoxError):
@@ -48,3 +48,7 @@ class RunNotFound(FoxError):
 
 class PlanError(FoxError):
     """A training plan on disk is corrupt or does not match the schema."""
+
+
+class OutputError(FoxError):
+    """An output folder cannot take an export: in use by another export, or holding files foxwarehouse did not write."""

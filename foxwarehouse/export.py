@@ -1,4 +1,4 @@
-"""Export (SPEC §6): write every plan file of a built run from the final view, atomically.
+"""Export: write every plan file of a built run from the final view, atomically.
 
 Layout under the export folder::
 
@@ -6,6 +6,9 @@ Layout under the export folder::
     routing_plan/routing_plan.{json,yaml,md}
     training_plan/master_training_plan.json, training_plan.{json,yaml,md}
     training_plan/by_target/ by_symbol/ by_route/ by_type/
+    .foxwarehouse/                         lock, published.json, staging (foxwarehouse/publish.py)
+
+Each plan folder also holds ``.foxwarehouse-manifest.json``: the files the export wrote in it.
 
 Job objects are produced as JSON text by DuckDB and streamed in chunks; Python only frames them.
 """
@@ -23,11 +26,12 @@ from typing import Any, Iterator
 
 import yaml
 
-from .atomic import new_export_dir, publish, hide, write_text_atomic
-from .errors import FoxError
+from .atomic import write_text_atomic
+from .errors import FoxError, OutputError
 from .faults import checkpoint
 from .export_views import write_derived_views
 from .jobs_json import JOB_JSON_SQL
+from .publish import Publisher, discard_staging, new_staging, output_lock, write_manifest
 from .markdown import TOP_N, routing_plan_markdown, training_plan_markdown
 from .render import quote_identifier, sql_literal
 from .warehouse import Warehouse, utc_now
@@ -35,6 +39,7 @@ from .warehouse import Warehouse, utc_now
 SCHEMA_VERSION = "1.0"
 CHUNK_ROWS = 50_000
 ROUTING_PLAN_PATH = "routing_plan/routing_plan.json"
+PLAN_FOLDERS = ("routing_plan", "training_plan")     # publication order: the training plan last
 
 
 @dataclass
@@ -44,6 +49,7 @@ class ExportResult:
     files: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def pyarrow_available() -> bool:
@@ -55,47 +61,55 @@ def pyarrow_available() -> bool:
         return False
 
 
-def export(wh: Warehouse, run_id: str, out_dir: str | Path) -> ExportResult:
-    """Write every export file of `run_id` into out_dir, replacing the previous export atomically."""
+def export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float = 0.0) -> ExportResult:
+    """Write every export file of `run_id` into out_dir, replacing the previous export atomically.
+
+    The files are staged in ``out_dir/.foxwarehouse/`` and published by foxwarehouse/publish.py,
+    holding the output folder's lock (waiting up to `wait` seconds for another exporter).
+    """
     run = wh.run(run_id)
     if run["status"] not in ("built", "exported"):
         raise FoxError(f"run {run_id} is {run['status']}, not built; run 'foxwarehouse build' first")
     config = json.loads(run["config"])
     out = Path(out_dir)
+    if os.path.lexists(out) and not out.is_dir():
+        raise OutputError(f"output folder {out} is not a folder; choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        staging = new_export_dir(out, f"{run_id}-{os.getpid()}")
+        staging = new_staging(out, run_id)
     except OSError as exc:
         raise FoxError(f"cannot write export folder {out}: {exc}") from None
     checkpoint("export:start")
     writer = _Writer(wh, run, config, staging)
     try:
         writer.write_all()
-        entries = [writer.candidates_name, "routing_plan", "training_plan"]
-        input_path = Path(run["input_path"] or "")
-        keep = {writer.candidates_name} if _same_file(out / writer.candidates_name, input_path) else set()
+        for folder in PLAN_FOLDERS:
+            write_manifest(staging / folder, run_id)
         checkpoint("export:before-publish")
-        publish(out, staging, entries, keep_regular=keep)
-        other = "routing_candidates.csv" if writer.candidates_name.endswith(".parquet") else "routing_candidates.parquet"
-        hide(out, other)
+        with output_lock(out, wait):
+            checkpoint("publish:locked")
+            publisher = Publisher(out, staging, run_id, writer.candidates_name, list(PLAN_FOLDERS), run["input_path"])
+            warnings = publisher.run()
         checkpoint("export:published")
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
         raise FoxError(f"cannot write the export to {out}: {exc}; the previous export is unchanged") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
         raise
     with wh.transaction():
         wh.set_run(run_id, status="exported", exported_at=utc_now(), export_dir=str(out))
     checkpoint("export:marked-exported")
-    return ExportResult(run_id, out, writer.files, writer.summary, writer.metadata)
+    return ExportResult(run_id, out, writer.files, writer.summary, writer.metadata, warnings)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _discard(staging: Path) -> None:
+    """Remove what this export staged (carefully, where a folder was already swapped)."""
     try:
-        return a.exists() and not a.is_symlink() and b.exists() and a.samefile(b)
+        if os.path.lexists(staging):
+            discard_staging(staging)
     except OSError:
-        return False
+        pass
 
 
 class _Writer:

@@ -5,13 +5,16 @@ Lines are produced by DuckDB in chunks of plan order, so a plan of any size stre
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
-from .errors import FoxError
+import duckdb
+
+from . import options
 from .jobs_json import JOB_JSON_SQL
-from .warehouse import Warehouse
+from .warehouse import PUBLISHED, Warehouse
 
 CHUNK_ROWS = 50_000
+FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("job_id", "target", "symbol", "route", "training_type", "model_families", "priority",
                "estimated_samples", "reason")
 
@@ -26,12 +29,20 @@ CSV_LINE_SQL = " || ',' || ".join(
 )
 
 
-def stream_jobs(db: str | Path, out: IO[str], run: str | None = None, fmt: str = "jsonl",
+def stream_jobs(db: str | Path, out: IO[str], run: str | None = PUBLISHED, fmt: str = "jsonl",
                 route: str | None = None, training_type: str | None = None, target: str | None = None,
-                symbol: str | None = None, min_priority: int | None = None) -> int:
-    """Write the jobs of `run` (default latest) to `out`; returns the number of jobs written."""
-    if fmt not in ("jsonl", "csv"):
-        raise FoxError(f"unknown format {fmt!r}; use jsonl or csv")
+                symbol: str | None = None, min_priority: int | None = None,
+                note: Callable[[str], None] | None = None) -> int:
+    """Write the jobs of `run` (default: the published run, what the trainer reads) to `out`;
+    returns the number of jobs written.
+
+    route and training_type must be values of the vocabulary (any case). A target or symbol the run
+    does not hold gives no jobs and, when `note` is given, one line through it: a filter on free
+    text cannot be validated, but an empty answer should not look like "no jobs".
+    """
+    fmt = options.choice("format", fmt, FORMATS)
+    route = options.route(route)
+    training_type = options.training_type(training_type)
     line_sql = JOB_JSON_SQL if fmt == "jsonl" else CSV_LINE_SQL
     filters, params = [], []
     for column, value in (("route", route), ("training_type", training_type), ("target", target), ("symbol", symbol)):
@@ -44,7 +55,19 @@ def stream_jobs(db: str | Path, out: IO[str], run: str | None = None, fmt: str =
     where = "".join(f" AND {f}" for f in filters)
     written = 0
     with Warehouse(db, read_only=True) as wh:
-        run_id = wh.resolve_run(run)
+        run_id = wh.resolve_run(run or PUBLISHED)
+        if note is not None:
+            for column, value in (("target", target), ("symbol", symbol)):
+                if value is None:
+                    continue
+                try:
+                    (found,) = wh.con.execute(
+                        f"SELECT count(*) FROM routing_decisions WHERE run_id = ? AND {column} = ?",
+                        [run_id, value]).fetchone()
+                except duckdb.Error:  # an older or partial warehouse: the note is a courtesy only
+                    continue
+                if found == 0:
+                    note(f"note: run {run_id} has no {column} {value!r}; no jobs match")
         if fmt == "csv":
             out.write(",".join(CSV_COLUMNS) + "\n")
         (total,) = wh.con.execute("SELECT count(*) FROM master_plan WHERE run_id = ?", [run_id]).fetchone()

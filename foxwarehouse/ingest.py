@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import duckdb
 
 from .errors import InputError
+from .export_record import owned_top_level_file
 from .faults import checkpoint
 from .render import quote_identifier, sql_literal
 from .vocabulary import STABILITIES
@@ -69,6 +71,18 @@ LEAKAGE = InputSpec("leakage", "source_leakage", LEAKAGE_COLUMNS, ("target", "le
 
 MAX_SHOWN = 5
 
+# Target and symbol are keys: a CSV written with ", " separators must mean the same as one without,
+# and the raw files must join on the same names. White space is Unicode's White_Space set (tabs,
+# line breaks, no-break and wide spaces); unlike Python's str.strip() it leaves the ASCII
+# separator controls 0x1C-0x1F alone, which are not spacing and may be part of a name.
+WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+TRIMMED_NAMES = ("target", "symbol")
+
+
+def trim_names(expr: str) -> str:
+    """SQL that trims surrounding white space off a text expression."""
+    return f"trim({expr}, {sql_literal(WHITESPACE)})"
+
 
 @dataclass
 class IngestReport:
@@ -94,29 +108,67 @@ class IngestReport:
         return out
 
 
+SOURCE_NAMES = ("routing_candidates", "feature_selection", "stability_snapshots", "leakage")
+RAW_SOURCES = SOURCE_NAMES[1:]
+
+
 def locate_inputs(path: str | Path) -> tuple[str, dict[str, Path]]:
-    """('candidates'|'raw', {source name: file}) for a metrics file or directory."""
+    """('candidates'|'raw', {source name: file}) for a metrics file or directory.
+
+    A file is read as it is, whatever wrote it. A directory is searched for the source files by
+    name (case-insensitively, .parquet or .csv), leaving out the files a foxwarehouse export wrote
+    there: the metrics folder is often the output folder too, and reading the previous plan's
+    candidates back would hide refreshed raw metrics.
+    """
     root = Path(path)
     if not root.exists():
         raise InputError(f"metrics path not found: {root}")
     if root.is_file():
         _check_format(root)
         return "candidates", {"routing_candidates": root}
-    found = {}
-    for name in ("routing_candidates", "feature_selection", "stability_snapshots", "leakage"):
-        matches = [root / f"{name}.{ext}" for ext in ("parquet", "csv") if (root / f"{name}.{ext}").is_file()]
+    try:
+        entries = sorted(root.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        raise InputError(f"{root}: cannot be listed: {exc}") from None
+    found: dict[str, list[Path]] = {}
+    exported: list[Path] = []
+    for entry in entries:
+        stem, dot, ext = entry.name.rpartition(".")
+        if not dot or stem.lower() not in SOURCE_NAMES or ext.lower() not in ("parquet", "csv"):
+            continue
+        if owned_top_level_file(entry):
+            exported.append(entry)
+            continue
+        if entry.is_file():
+            found.setdefault(stem.lower(), []).append(entry)
+    for name, matches in found.items():
         if len(matches) > 1:
-            raise InputError(f"{root}: both {matches[0].name} and {matches[1].name} exist; keep one")
-        if matches:
-            found[name] = matches[0]
-    if "routing_candidates" in found:
-        return "candidates", {"routing_candidates": found["routing_candidates"]}
-    if "feature_selection" not in found:
+            listed = " and ".join(str(m) for m in matches)
+            raise InputError(f"{root}: {listed} are both the {name} file; keep one")
+    files = {name: matches[0] for name, matches in found.items()}
+    raw = {name: files[name] for name in RAW_SOURCES if name in files}
+    candidates = files.get("routing_candidates")
+    if candidates is not None and raw:
+        raw_listed = ", ".join(str(p) for p in raw.values())
         raise InputError(
-            f"{root}: no metrics found: expected routing_candidates.(parquet|csv) or "
-            f"feature_selection.(parquet|csv) (with optional stability_snapshots and leakage files)"
+            f"{root}: ambiguous metrics: {candidates} (not written by foxwarehouse) and raw metrics {raw_listed}; "
+            f"keep one, or pass the file itself as --metrics"
         )
-    return "raw", found
+    if candidates is not None:
+        return "candidates", {"routing_candidates": candidates}
+    if "feature_selection" in raw:
+        return "raw", raw
+    if exported and not raw:
+        shown = exported[0]
+        raise InputError(
+            f"{root}: no metrics: {shown} was written by a foxwarehouse export (a plan's output, not metrics); "
+            f"to re-plan from it, pass the file itself: --metrics {shown}"
+        )
+    present = f" ({', '.join(p.name for p in raw.values())} found without it)" if raw else ""
+    raise InputError(
+        f"{root}: no metrics found{present}: expected routing_candidates.(parquet|csv) or "
+        f"feature_selection.(parquet|csv) (with optional stability_snapshots and leakage files)"
+    )
 
 
 def _check_format(path: Path) -> str:
@@ -146,12 +198,15 @@ def ingest(wh: Warehouse, path: str | Path, run_id: str | None = None) -> Ingest
         raise InputError(f"{path}: cannot be read: {exc}") from None
     run_id = run_id or new_run_id()
     report = IngestReport(run_id, str(path), shape, fingerprint)
+    # The run records the absolute path of what was read (the candidates file itself when a folder
+    # held one), so an export from any folder knows which file it must never overwrite.
+    stored_path = os.path.abspath(files["routing_candidates"] if shape == "candidates" else path)
     specs = [CANDIDATES] if shape == "candidates" else [FEATURE_SELECTION, SNAPSHOTS, LEAKAGE]
     with wh.transaction() as con:
         con.execute(
             "INSERT INTO runs (run_id, seq, created_at, status, input_path, input_shape, input_fingerprint) "
             "VALUES (?, ?, ?, 'ingested', ?, ?, ?)",
-            [run_id, wh.next_seq(), utc_now(), str(Path(path)), shape, fingerprint],
+            [run_id, wh.next_seq(), utc_now(), stored_path, shape, fingerprint],
         )
         checkpoint("ingest:after-run-row")
         for spec in specs:
@@ -384,6 +439,8 @@ class _StagedFile:
             return _null_of(kind), f"{raw} IS NOT NULL"
         is_text = dtype == "VARCHAR"
         if kind == "text":
+            if column in TRIMMED_NAMES:
+                return trim_names(f"CAST({raw} AS VARCHAR)"), None
             return f"CAST({raw} AS VARCHAR)", None
         if isinstance(kind, tuple):
             allowed = ", ".join(sql_literal(v) for v in kind[1])
@@ -447,7 +504,7 @@ class _StagedFile:
                 self._raise(column, _problem(kind), count, rows)
 
     def check_rules(self, typed_target: str, typed_symbol: str, aggregate: str) -> None:
-        count, rows = self._fail_rows(f"{typed_target} IS NULL OR trim({typed_target}) = ''", f"CAST({self._raw('target')} AS VARCHAR)")
+        count, rows = self._fail_rows(f"{typed_target} IS NULL OR {typed_target} = ''", f"CAST({self._raw('target')} AS VARCHAR)")
         if count:
             self._raise("target", "have an empty target", count, rows)
         for column in ("sample_size", "n_snapshots"):

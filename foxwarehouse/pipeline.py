@@ -81,7 +81,7 @@ def run_export(db: str | Path = DEFAULT_DB, out: str | Path = DEFAULT_OUT, run: 
                wait: float = 0.0) -> ExportResult:
     with Warehouse(db, wait=wait) as wh:
         run_id = wh.resolve_run(run)
-        return export(wh, run_id, out)
+        return export(wh, run_id, out, wait=wait)
 
 
 def plan(metrics: str | Path, config: str | Path | dict | None = None, db: str | Path = DEFAULT_DB,
@@ -110,7 +110,7 @@ def plan(metrics: str | Path, config: str | Path | dict | None = None, db: str |
             log.warning(message)
             return PlanResult(False, warnings=config_warnings + [message], stale_plan_path=stale)
         built = build(wh, project, validated, report.run_id, audit=run_audits)
-        exported = export(wh, built.run_id, out)
+        exported = export(wh, built.run_id, out, wait=wait)
     summary = exported.summary
     return PlanResult(
         True,
@@ -121,6 +121,6 @@ def plan(metrics: str | Path, config: str | Path | dict | None = None, db: str |
         jobs_by_type=summary["by_type"],
         jobs_by_priority=summary["by_priority"],
         total_jobs=exported.metadata["total_jobs"],
-        warnings=config_warnings,
+        warnings=config_warnings + exported.warnings,
         ingest_report=report,
     )

@@ -44,6 +44,7 @@ __all__ = [
     "format_path",
     "load_schema",
     "read_plan_document",
+    "locate_plan",
     "resolve_plan_path",
     "validate_plan_document",
     "validate_plan_file",
@@ -568,6 +569,11 @@ def _schema_version_error(doc: Any) -> str | None:
 
 def _consistency(doc: dict, errors: list) -> None:
     """Checks JSON Schema cannot express: unique ids and keys, training_type vs symbol and route."""
+    meta = doc.get("metadata")
+    total = meta.get("total_jobs") if isinstance(meta, dict) else None
+    if isinstance(total, int) and not isinstance(total, bool) and total != len(doc["jobs"]):
+        _add(errors, ["metadata", "total_jobs"],
+             f"says {total} jobs but the plan has {len(doc['jobs'])} (a damaged or hand-edited plan)")
     seen_ids: dict[str, int] = {}
     cs_by_target: dict[str, int] = {}
     job_by_pair: dict[tuple[str, str], int] = {}
@@ -604,26 +610,68 @@ def _consistency(doc: dict, errors: list) -> None:
                 )
 
 
-def resolve_plan_path(path: str | os.PathLike) -> Path | None:
-    """The master JSON file a path designates, or None when there is none.
+MIRROR_FILENAME = "training_plan.json"
+COPY_HINT = ("copy plan folders with `cp -rL` or `rsync -aL` (following links), or export the plan again")
 
-    ``path`` may be the master file itself, a training_plan folder holding it, or an export folder
-    holding ``training_plan/master_training_plan.json``. A path that exists but is not a folder is
-    returned as is (it is read as the plan file, whatever its name).
+
+def locate_plan(path: str | os.PathLike) -> tuple[Path | None, str]:
+    """Where the plan at ``path`` is: ``(file, kind)``.
+
+    kind is ``"master"`` (the master JSON file), ``"mirror"`` (a folder holding only the
+    ``training_plan.json`` mirror), ``"missing"`` (nothing at all at ``path``: file None),
+    ``"broken"`` (a dangling or looping link: file is that link) or ``"empty"`` (a folder holding
+    no plan file: file None). ``path`` may be the master file, a training_plan folder, or an export
+    folder holding ``training_plan/``. Links are followed; a link that leads nowhere is never
+    mistaken for "no plan".
     """
     p = Path(os.fspath(path)).expanduser()
-    if p.is_dir():
-        for candidate in (p / MASTER_PLAN_FILENAME, p / "training_plan" / MASTER_PLAN_FILENAME):
-            if candidate.exists():
-                return candidate
-        return None
-    if p.exists():
-        return p
-    return None
+    if not os.path.lexists(p):
+        return None, "missing"
+    if not p.exists():
+        return p, "broken"
+    if not p.is_dir():
+        return p, "master"
+    folders = [p, p / "training_plan"]
+    for folder in folders:
+        candidate = folder / MASTER_PLAN_FILENAME
+        if os.path.lexists(candidate):
+            return candidate, ("master" if candidate.exists() else "broken")
+    sub = folders[1]
+    if os.path.lexists(sub) and not sub.exists():
+        return sub, "broken"
+    for folder in folders:
+        candidate = folder / MIRROR_FILENAME
+        if os.path.lexists(candidate):
+            return candidate, ("mirror" if candidate.exists() else "broken")
+    return None, "empty"
+
+
+def resolve_plan_path(path: str | os.PathLike) -> Path | None:
+    """The plan JSON file a path designates, or None when there is none.
+
+    ``path`` may be the master file itself, a training_plan folder holding it (or only its
+    ``training_plan.json`` mirror), or an export folder holding ``training_plan/``. A path that
+    exists but is not a folder is returned as is (it is read as the plan file, whatever its name);
+    so is a dangling link, so that reading it fails loudly.
+    """
+    file, _ = locate_plan(path)
+    return file
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name} is not allowed in a plan (JSON holds only finite numbers)")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice (json.loads would keep the last silently)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {json.dumps(key, ensure_ascii=False)} in one JSON object")
+            seen.add(key)
+    return obj
 
 
 def read_plan_document(file: str | os.PathLike) -> tuple[Any, list[str]]:
@@ -642,7 +690,7 @@ def read_plan_document(file: str | os.PathLike) -> tuple[Any, list[str]]:
     except UnicodeDecodeError as exc:
         return None, [f"not UTF-8 text (invalid byte at offset {exc.start})"]
     try:
-        return json.loads(text, parse_constant=_reject_constant), []
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys), []
     except json.JSONDecodeError as exc:
         message = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         if exc.pos >= len(text.rstrip()):

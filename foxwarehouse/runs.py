@@ -1,14 +1,19 @@
-"""Run history: listing runs with their job counts, and pruning old runs in one transaction."""
+"""Run history: listing runs with their job counts, and pruning old runs (all or nothing) with a
+rewrite that gives the freed space back."""
 from __future__ import annotations
 
+import contextlib
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from .errors import FoxError, WarehouseError
-from .render import quote_identifier
-from .warehouse import SOURCES, Warehouse
+from .faults import checkpoint
+from .render import quote_identifier, sql_literal
+from .warehouse import PUBLISHED_RUN_QUERY, Warehouse
 
 
 def list_runs(db: str | Path) -> list[dict[str, Any]]:
@@ -46,27 +51,102 @@ def format_runs(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def prune_runs(db: str | Path, keep: int, wait: float = 0.0) -> int:
-    """Delete every run but the newest `keep` (and their rows in all run tables), in one transaction."""
-    if keep < 0:
-        raise FoxError("--keep must be >= 0")
-    with Warehouse(db, wait=wait) as wh:
-        doomed = [r[0] for r in wh.con.execute(
-            "SELECT run_id FROM runs ORDER BY seq DESC OFFSET ?", [keep]).fetchall()]
+@dataclass
+class PruneResult:
+    removed: int
+    kept: list[str]
+    published: str | None
+    size_before: int
+    size_after: int
+
+    def summary(self) -> str:
+        kept = f"kept {len(self.kept)} run(s)"
+        if self.published:
+            kept += f" (published run {self.published} included)"
+        return (f"removed {self.removed} run(s); {kept}; warehouse file "
+                f"{_size(self.size_before)} → {_size(self.size_after)}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def prune_runs(db: str | Path, keep: int, wait: float = 0.0) -> PruneResult:
+    """Keep the newest `keep` successful runs (built or exported) and the published run; delete every
+    other run (failed and never-built ones included) with its rows in all run tables, and shrink the
+    file.
+
+    DuckDB does not give back the space of deleted rows, so the pruned warehouse is written as a new
+    file (schema, views and macros, then the kept rows of every table) next to the original, under
+    the same exclusive open, and renamed over it. The original is never modified: any error leaves it
+    exactly as it was.
+    """
+    if keep < 1:
+        raise FoxError("--keep must be >= 1: the newest N successful runs are kept, and the published run")
+    path = Path(db)
+    if not path.exists():
+        raise WarehouseError(f"warehouse not found: {path} (run 'foxwarehouse plan' first)")
+    size_before = path.stat().st_size
+    with Warehouse(path, wait=wait) as wh:
+        newest = [r[0] for r in wh.con.execute(
+            "SELECT run_id FROM runs WHERE status IN ('built', 'exported') ORDER BY seq DESC LIMIT ?",
+            [keep]).fetchall()]
+        row = wh.con.execute(PUBLISHED_RUN_QUERY).fetchone()
+        published = row[0] if row else None
+        kept = set(newest) | ({published} if published else set())
+        everything = [r[0] for r in wh.con.execute("SELECT run_id FROM runs ORDER BY seq").fetchall()]
+        doomed = [r for r in everything if r not in kept]
+        kept_in_order = [r for r in everything if r in kept]
         if not doomed:
-            return 0
-        # Base tables only: a view (an analyst's, or latest_*) cannot be deleted from.
-        run_tables = [t for (t,) in wh.con.execute(
-            "SELECT DISTINCT c.table_name FROM information_schema.columns c JOIN information_schema.tables t "
-            "ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema AND t.table_name = c.table_name "
-            "WHERE c.table_catalog = current_database() AND c.table_schema = 'main' AND c.column_name = 'run_id' "
-            "AND t.table_type = 'BASE TABLE' AND c.table_name <> 'runs'").fetchall()]
+            return PruneResult(0, kept_in_order, published, size_before, size_before)
+        # Everything committed sits in the main file, so the copy below sees it and the WAL is empty.
+        wh.con.execute("CHECKPOINT")
+        tmp = path.with_name(f"{path.name}.prune-{os.getpid()}.tmp")
+        _remove(tmp)
         try:
-            with wh.transaction() as con:
-                con.execute("CREATE OR REPLACE TEMP TABLE doomed_runs AS SELECT unnest(?::VARCHAR[]) AS run_id", [doomed])
-                for table in sorted(set(run_tables) | set(SOURCES.values())):
-                    con.execute(f"DELETE FROM {quote_identifier(table)} WHERE run_id IN (SELECT run_id FROM doomed_runs)")
-                con.execute("DELETE FROM runs WHERE run_id IN (SELECT run_id FROM doomed_runs)")
-        except duckdb.Error as exc:
-            raise WarehouseError(f"prune failed, nothing was removed: {str(exc).splitlines()[0]}") from None
-        return len(doomed)
+            _copy_into_fresh(wh.con, tmp, doomed)
+            checkpoint("prune:before-replace")
+            # While our exclusive open still holds the lock: no other process can have written
+            # the original since the copy, nor open the new file before it is complete.
+            os.replace(tmp, path)
+        except (duckdb.Error, OSError) as exc:
+            raise WarehouseError(f"prune failed, the warehouse {path} is unchanged: "
+                                 f"{str(exc).strip().splitlines()[0]}") from None
+        finally:
+            _remove(tmp)
+    return PruneResult(len(doomed), kept_in_order, published, size_before, path.stat().st_size)
+
+
+def _copy_into_fresh(con: duckdb.DuckDBPyConnection, tmp: Path, doomed: list[str]) -> None:
+    """Write a compact copy of the open warehouse without the rows of `doomed` runs into `tmp`."""
+    source = con.execute("SELECT current_database()").fetchone()[0]
+    fresh = "fw_prune_fresh"
+    con.execute(f"ATTACH {sql_literal(str(tmp))} AS {fresh}")
+    try:
+        con.execute(f"COPY FROM DATABASE {quote_identifier(source)} TO {fresh} (SCHEMA)")
+        con.execute("CREATE OR REPLACE TEMP TABLE fw_doomed_runs AS SELECT unnest(?::VARCHAR[]) AS run_id", [doomed])
+        tables = con.execute(
+            "SELECT t.schema_name, t.table_name, "
+            "EXISTS (SELECT 1 FROM duckdb_columns() c WHERE c.database_name = t.database_name "
+            "AND c.schema_name = t.schema_name AND c.table_name = t.table_name AND c.column_name = 'run_id') "
+            "FROM duckdb_tables() t WHERE t.database_name = ? AND NOT t.temporary "
+            "ORDER BY t.schema_name, t.table_name", [source]).fetchall()
+        for schema, table, has_run_id in tables:
+            name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+            where = " WHERE run_id IS NULL OR run_id NOT IN (SELECT run_id FROM fw_doomed_runs)" if has_run_id else ""
+            con.execute(f"INSERT INTO {fresh}.{name} SELECT * FROM {quote_identifier(source)}.{name}{where}")
+        con.execute(f"CHECKPOINT {fresh}")
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("DROP TABLE IF EXISTS temp.fw_doomed_runs")
+        con.execute(f"DETACH {fresh}")
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()

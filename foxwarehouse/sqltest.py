@@ -109,6 +109,13 @@ def run_suite(paths: Iterable[str | Path] = (), project_dir: str | Path | None =
         except SqlTestError as exc:  # one malformed file is one failure, the others still run
             broken.append(exc.message)
             write(f"ERROR {exc.message}")
+    if not files and not broken:
+        raise FoxError(f"no SQL unit test files (*.yaml) in {', '.join(str(p) for p in paths)}")
+    if keyword and not any(keyword in case.id for test_file in files for case in test_file.cases):
+        # A typo in -k would otherwise report "0 passed, 0 failed" and exit 0.
+        total = sum(len(test_file.cases) for test_file in files)
+        raise FoxError(f"-k {keyword!r} matches none of the {total} test cases; it is matched against "
+                       f"case ids FILE::CASE, as printed by 'foxwarehouse test'")
     runners: dict[Project, SqlTestRunner] = {}
     results: list[CaseResult] = []
     by_project: dict[Project, list[SqlCase]] = {}

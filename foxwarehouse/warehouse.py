@@ -70,6 +70,14 @@ CREATE TABLE IF NOT EXISTS runs (
 
 _LOCK_RE = re.compile(r"PID (\d+)")
 
+# The run the trainer reads: the one whose plan an export published last. An export marks its run
+# 'exported' with exported_at = now only after publishing, and a re-export of an older run (a
+# rollback) refreshes both, so the greatest exported_at is what sits in the output folder.
+PUBLISHED = "published"
+PUBLISHED_RUN_QUERY = ("SELECT run_id FROM runs WHERE status = 'exported' AND exported_at IS NOT NULL "
+                       "ORDER BY exported_at DESC, seq DESC LIMIT 1")
+NOTHING_PUBLISHED = "no plan has been published yet (run 'foxwarehouse export')"
+
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -200,10 +208,17 @@ class Warehouse:
         return dict(zip([d[0] for d in cur.description], row))
 
     def resolve_run(self, ref: str | None, statuses: tuple[str, ...] = ("built", "exported")) -> str:
-        """A run id from 'latest', 'latest~N', a full id or a unique id prefix."""
+        """A run id from 'latest', 'latest~N', 'published', a full id or a unique id prefix."""
         ref = (ref or "latest").strip()
         if "runs" not in self.tables():
+            if ref == PUBLISHED:
+                raise RunNotFound(NOTHING_PUBLISHED)
             raise RunNotFound("the warehouse holds no runs yet")
+        if ref == PUBLISHED:
+            row = self.con.execute(PUBLISHED_RUN_QUERY).fetchone()
+            if row is None:
+                raise RunNotFound(NOTHING_PUBLISHED)
+            return row[0]
         placeholders = ", ".join("?" for _ in statuses)
         match = re.fullmatch(r"latest(?:~(\d+))?", ref)
         if match:

@@ -24,7 +24,9 @@ from foxwarehouse.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-EXPORTS_DIR = ".foxwarehouse-exports"
+STATE_DIR = ".foxwarehouse"                 # an output folder's bookkeeping (lock, record, staging)
+LEGACY_EXPORTS_DIR = ".foxwarehouse-exports"  # the export store of older versions
+FOLDER_MANIFEST = ".foxwarehouse-manifest.json"
 
 # SPEC §2a columns in order, with the Arrow type each is written as.
 CANDIDATE_TYPES: dict[str, pa.DataType] = {
@@ -293,17 +295,20 @@ def plan_in(root: Path, metrics: Sequence[Mapping[str, Any]] | Path, config: Map
 
 
 def visible_files(out: Path) -> dict[str, bytes]:
-    """Every file an export shows under `out` (through its symlinks), by relative path."""
+    """Every plan file an export shows under `out`, by relative path.
+
+    The hidden bookkeeping folders and the folders' ownership manifests (which hold modification
+    times) are left out, so two exports of the same inputs compare equal."""
     out = Path(out)
     files: dict[str, bytes] = {}
     if not out.exists():
         return files
     for entry in sorted(out.iterdir()):
-        if entry.name == EXPORTS_DIR:
+        if entry.name in (STATE_DIR, LEGACY_EXPORTS_DIR):
             continue
         if entry.is_dir():
             for path in sorted(entry.rglob("*")):
-                if path.is_file():
+                if path.is_file() and path.name != FOLDER_MANIFEST:
                     files[str(path.relative_to(out))] = path.read_bytes()
         elif entry.is_file():
             files[entry.name] = entry.read_bytes()

@@ -86,6 +86,10 @@ class Config:
 
 # --- SPEC §2a: what a row means ---------------------------------------------------------------
 
+# Unicode's White_Space characters: what surrounds a name without being part of it.
+WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+
+
 def norm(value: Any) -> Any:
     """Enum values are trimmed and upper-cased; empty means null."""
     if value is None:
@@ -121,14 +125,16 @@ class Row:
 def read_rows(raw_rows: Sequence[Mapping[str, Any]]) -> list[Row]:
     rows = []
     for raw in raw_rows:
+        # target and symbol are trimmed of surrounding white space; a blank symbol is the CS marker
         symbol = raw.get("symbol")
+        symbol = symbol.strip(WHITESPACE) if isinstance(symbol, str) else symbol
         if symbol in ("", "__AGG__"):
             symbol = None
         mode = norm(raw.get("mode"))
         if symbol is None and mode in ("SYMBOL_SPECIFIC", "SYMBOL"):
             continue  # an aggregate row: skipped
         rows.append(Row(
-            target=raw["target"],
+            target=raw["target"].strip(WHITESPACE),
             symbol=symbol,
             score=finite(raw.get("score")),
             sample_size=int(raw["sample_size"]) if raw.get("sample_size") is not None else 0,

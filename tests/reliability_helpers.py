@@ -28,7 +28,7 @@ from foxwarehouse.render import quote_identifier
 from foxwarehouse.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPORTS_DIR = ".foxwarehouse-exports"
+STATE_DIR = ".foxwarehouse"   # an output folder's bookkeeping (lock, record, staging)
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -80,7 +80,7 @@ def assert_runs_intact(before: dict[str, Any], after: dict[str, Any], allow_new:
 
 
 def visible_tree(out: Path) -> dict[str, bytes]:
-    """Every file a reader sees under `out`, through its symlinks, hidden export store excluded."""
+    """Every plan file a reader sees under `out` (bookkeeping and manifests excluded)."""
     return {Path(name).as_posix(): data for name, data in visible_files(out).items()}
 
 

@@ -236,9 +236,16 @@ def test_2b_without_optional_files_reads_unknown_stability_and_leakage(tmp_path)
 def test_a_directory_holding_routing_candidates_is_read_as_2a(tmp_path):
     folder = tmp_path / "metrics"
     write_candidates(folder / "routing_candidates.csv", ROWS)
-    write_raw_metrics(folder, [{"target": "other", "symbol": None, "score": 0.9, "sample_size": 10**6}])
     plan = plan_in(tmp_path, folder)
     assert set(plan.routing["targets"]) == {"fwd_ret_15m", "will_peak_4h"}
+
+
+def test_a_directory_holding_routing_candidates_and_raw_metrics_is_ambiguous(tmp_path):
+    folder = tmp_path / "metrics"
+    write_candidates(folder / "routing_candidates.csv", ROWS)
+    write_raw_metrics(folder, [{"target": "other", "symbol": None, "score": 0.9, "sample_size": 10**6}])
+    plan = plan_in(tmp_path, folder, expect=2)
+    assert "ambiguous" in plan.result.err and "routing_candidates.csv" in plan.result.err
 
 
 def test_demo_plans_the_bundled_example_metrics(tmp_path, monkeypatch, capsys):

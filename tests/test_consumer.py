@@ -146,14 +146,11 @@ def test_missing_path_allows_all_with_one_warning(tmp_path, caplog):
     assert len(p) == 0
 
 
-def test_folder_without_master_allows_all_with_one_warning(tmp_path, caplog):
-    caplog.set_level(logging.DEBUG, logger=LOGGER)
+def test_folder_without_master_is_an_error_not_allow_all(tmp_path):
+    # An empty plan folder is a damaged or half-copied plan: never a silent "train everything".
     (tmp_path / "training_plan").mkdir()
-    p = load_plan(tmp_path / "training_plan")
-    warnings = [r for r in caplog.records if r.name == LOGGER and r.levelno >= logging.WARNING]
-    assert len(warnings) == 1
-    assert "master_training_plan.json" in warnings[0].getMessage()
-    assert p.is_allow_all and p.should_train("x", "y")
+    with pytest.raises(PlanError, match="master_training_plan.json"):
+        load_plan(tmp_path / "training_plan")
 
 
 def test_allow_all_constructor():

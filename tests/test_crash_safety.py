@@ -4,8 +4,10 @@ Every case starts from a workspace holding an earlier run (inputs A) and its exp
 `python -m foxwarehouse.cli` on inputs B in a subprocess that kills itself (SIGKILL) at one named
 checkpoint of `foxwarehouse.faults` (or is killed from outside after a delay). Then:
 
-- the export folder, as a reader resolving DIR/training_plan/... sees it, is byte for byte either
-  the previous complete export (A) or the new complete one (B), run_id and generated_at aside;
+- the export folder, as a reader sees it, holds byte for byte either the previous complete training
+  plan (A) or the new complete one (B), run_id and generated_at aside; the candidates file and the
+  routing plan, published before the training plan, are each A or B, and all are B once the
+  training plan is B;
 - the warehouse opens (a WAL left by the kill is replayed), the earlier run is exactly as it was
   (its runs row and its rows in every table), and the killed run is absent, or ingested, or built
   with exactly the plan of B; an export on disk always belongs to a built run;
@@ -17,6 +19,7 @@ fixed delays, is marked slow (run by .ci/run with `-m slow`); a few points run i
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -31,16 +34,17 @@ import pytest
 
 from foxwarehouse.consumer import load_plan
 from foxwarehouse.jobs_json import JOB_JSON_SQL
+from foxwarehouse.plan_schema import validate_plan_file
 from foxwarehouse.warehouse import Warehouse
 from helpers import SIMPLE_CONFIG, write_candidates, write_config
 from reliability_helpers import (
-    EXPORTS_DIR,
     ROOT,
+    STATE_DIR,
     assert_runs_intact,
     check_complete_export,
     cli_subprocess,
     copy_workspace,
-    export_manifest,
+    visible_tree,
     warehouse_snapshot,
 )
 from reliability_log import complete, record
@@ -76,8 +80,9 @@ QUICK_POINTS = [
     "ingest:before-commit",
     "build:model:routing_decisions",
     "export:after-file:training_plan/master_training_plan.json",
-    "publish:after-temp-link",
-    "publish:after-swap",
+    "publish:after-candidates",
+    "publish:after-exchange:routing_plan",
+    "publish:after-exchange:training_plan",
 ]
 KILL_FRACTIONS = [round(0.05 * i, 2) for i in range(2, 25)]   # 10% .. 120% of an unkilled plan's run time
 
@@ -90,8 +95,8 @@ class Env:
     metrics_b: Path
     snapshot: dict[str, Any]
     prev_run: str
-    manifest_a: dict[str, str]
-    manifest_b: dict[str, str]
+    manifest_a: dict[str, dict[str, str]]
+    manifest_b: dict[str, dict[str, str]]
     jobs_b: list[dict[str, Any]]
     fingerprint_b: str
     plan_seconds: float
@@ -124,13 +129,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
         ws.mkdir()
         _ok(cli_subprocess(["plan", "--metrics", metrics, "--config", config, "--db", ws / "w.duckdb",
                             "--out", ws / "out"], cwd=root))
-        manifests[name] = export_manifest(ws / "out")
+        manifests[name] = part_manifests(ws / "out")
     master_b = json.loads((root / "gold_b" / "out" / "training_plan" / "master_training_plan.json").read_text())
     template = root / "template"
     template.mkdir()
     _ok(cli_subprocess(["plan", "--metrics", metrics_a, "--config", config, "--db", template / "w.duckdb",
                         "--out", template / "out"], cwd=root))
-    assert export_manifest(template / "out") == manifests["gold_a"], "exports of the same inputs must be identical"
+    assert part_manifests(template / "out") == manifests["gold_a"], "exports of the same inputs must be identical"
     assert manifests["gold_a"] != manifests["gold_b"]
     snapshot = warehouse_snapshot(template / "w.duckdb")
     timing = copy_workspace(template, root / "timing")   # how long plan B takes on top of A, unkilled
@@ -149,20 +154,68 @@ def _run_jobs(db: Path, run_id: str) -> list[dict[str, Any]]:
     return [json.loads(r[0]) for r in rows]
 
 
+PARTS = ("routing_candidates.parquet", "routing_plan", "training_plan")
+
+
+def part_manifests(out: Path) -> dict[str, dict[str, str]]:
+    """{published entry: {relative path: sha256}}, each entry normalised by its own run_id and time.
+
+    The entries are published one after the other (the training plan last), so each is compared
+    on its own: the candidates file has no run id; each plan folder's main JSON names its run."""
+    files = visible_tree(out)
+    parts: dict[str, dict[str, str]] = {}
+    for part in PARTS:
+        own = {k: v for k, v in files.items() if k == part or k.startswith(part + "/")}
+        main = own.get({"routing_plan": "routing_plan/routing_plan.json",
+                        "training_plan": "training_plan/master_training_plan.json"}.get(part, ""))
+        replacements: list[tuple[bytes, bytes]] = []
+        if main is not None:
+            try:
+                meta = json.loads(main)["metadata"]
+                replacements = [(str(meta["run_id"]).encode(), b"<RUN_ID>"),
+                                (str(meta["generated_at"]).encode(), b"<GENERATED_AT>")]
+            except (ValueError, KeyError, TypeError):
+                pass
+        digests = {}
+        for name, data in own.items():
+            if name.endswith((".json", ".yaml", ".md")):
+                for old, new in replacements:
+                    data = data.replace(old, new)
+            digests[name] = hashlib.sha256(data).hexdigest()
+        parts[part] = digests
+    return parts
+
+
 def verify_after_kill(env: Env, ws: Path) -> dict[str, Any]:
     """The invariants after a kill; returns what was found, for the reliability log."""
     db, out = ws / "w.duckdb", ws / "out"
-    # 1. the export a reader sees: the previous complete one or the new complete one
-    manifest = export_manifest(out)
-    if manifest == env.manifest_a:
+    # 1. the export a reader sees: the training plan is the previous complete one or the new
+    # complete one; what is published before it (candidates, routing plan) may already be new
+    manifest = part_manifests(out)
+    which = {}
+    for part in PARTS:
+        if manifest[part] == env.manifest_a[part]:
+            which[part] = "A"
+        elif manifest[part] == env.manifest_b[part]:
+            which[part] = "B"
+        else:
+            got, want = manifest[part], env.manifest_a[part]
+            extra = sorted(set(got) ^ set(want))[:5]
+            changed = sorted(k for k in set(got) & set(want) if got[k] != want[k])[:5]
+            raise AssertionError(f"{part} is neither the previous nor the new one: files {extra}, changed {changed}")
+    if which["training_plan"] == "B":
+        assert set(which.values()) == {"B"}, f"the training plan was published before {which}"
+    if set(which.values()) == {"A"}:
         seen = "previous export"
-    elif manifest == env.manifest_b:
+    elif set(which.values()) == {"B"}:
         seen = "new export"
     else:
-        extra = sorted(set(manifest) ^ set(env.manifest_a))[:5]
-        changed = sorted(k for k in set(manifest) & set(env.manifest_a) if manifest[k] != env.manifest_a[k])[:5]
-        raise AssertionError(f"export is neither the previous nor the new one: files {extra}, changed {changed}")
-    master = check_complete_export(out)
+        seen = "previous training plan (" + ", ".join(p for p in PARTS if which[p] == "B") + " already new)"
+    if seen.startswith("previous training plan ("):
+        assert not validate_plan_file(out / "training_plan")
+        master = json.loads((out / "training_plan" / "master_training_plan.json").read_bytes())
+    else:
+        master = check_complete_export(out)
     plan = load_plan(out / "training_plan")
     assert len(plan.jobs()) == len(master["jobs"])
     # 2. the warehouse: opens (first read-only, as `runs` would, then for writing, which replays
@@ -178,7 +231,7 @@ def verify_after_kill(env: Env, ws: Path) -> dict[str, Any]:
         assert _run_jobs(db, new[0]) == env.jobs_b
         assert after["runs"][new[0]]["row"]["plan_fingerprint"] == env.fingerprint_b
     exported_run = master["metadata"]["run_id"]
-    if seen == "new export":
+    if which["training_plan"] == "B":
         assert new and exported_run == new[0] and status in ("built", "exported"), (exported_run, new, status)
     else:
         assert exported_run == env.prev_run
@@ -191,13 +244,13 @@ def verify_after_kill(env: Env, ws: Path) -> dict[str, Any]:
 def verify_recovery(env: Env, ws: Path) -> None:
     """`plan` again: succeeds, publishes B, keeps the earlier run, leaves no staging folders."""
     _ok(cli_subprocess(_plan_args(env, ws), cwd=ws))
-    assert export_manifest(ws / "out") == env.manifest_b
+    assert part_manifests(ws / "out") == env.manifest_b
     check_complete_export(ws / "out")
     after = warehouse_snapshot(ws / "w.duckdb")
     assert_runs_intact(env.snapshot, after)
     assert after["runs"][after["order"][-1]]["row"]["status"] == "exported"
-    store = sorted(p.name for p in (ws / "out" / EXPORTS_DIR).iterdir())
-    assert len(store) == 2 and "current" in store, store
+    state = sorted(p.name for p in (ws / "out" / STATE_DIR).iterdir())
+    assert not [name for name in state if name.startswith(("staging-", "kept-"))], state
 
 
 def kill_at(env: Env, ws: Path, point: str, step: int | None = None) -> subprocess.CompletedProcess:

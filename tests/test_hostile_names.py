@@ -45,7 +45,9 @@ NAMES: dict[str, list[str]] = {
     "long": ["L" * 300, "ß" * 200, "%" * 120],
 }
 ALL = sorted({n for group in NAMES.values() for n in group})
-SYMBOL_ONLY = [" ", "\t", "__agg__", "0", "-1"]   # whitespace-only is a symbol, but not a valid target
+SYMBOL_ONLY = ["__agg__", "0", "-1"]   # not valid targets (whitespace-only symbols are the CS marker)
+# Target and symbol lose surrounding white space on ingest (Unicode White_Space); the rest of a name is kept.
+WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 CARRIER = "hostile_carrier"
 
 
@@ -60,7 +62,8 @@ def hostile_rows() -> list[dict[str, Any]]:
 
 
 def expected_pairs() -> set[tuple[str, str | None]]:
-    return {(r["target"], r["symbol"]) for r in hostile_rows()}
+    return {(r["target"].strip(WHITESPACE), r["symbol"].strip(WHITESPACE) if r["symbol"] is not None else None)
+            for r in hostile_rows()}
 
 
 def check_round_trip(ws: Path, out: Path, db: Path, pairs: set[tuple[str, str | None]]) -> dict[str, int]:
@@ -82,20 +85,21 @@ def check_round_trip(ws: Path, out: Path, db: Path, pairs: set[tuple[str, str | 
     assert stored == pairs
     assert decisions == {p for p in pairs if p[1] is not None}
     checked["warehouse"] = len(stored)
-    # every file, including the hidden export store, resolves inside the export folder
+    # every file, including the hidden bookkeeping folder, resolves inside the export folder
     root = out.resolve()
     for path in out.rglob("*"):
         assert path.resolve().is_relative_to(root), f"{path} leaves {root}"
     assert {p.name for p in ws.iterdir()} <= {"w.duckdb", "w.duckdb.wal", "out", "config.yaml", "metrics.parquet",
                                               "metrics.csv"}
-    assert {p.name for p in out.iterdir()} == {".foxwarehouse-exports", "routing_candidates.parquet", "routing_plan",
+    assert {p.name for p in out.iterdir()} == {".foxwarehouse", "routing_candidates.parquet", "routing_plan",
                                                "training_plan"}
-    assert {p.name for p in (out / "routing_plan").iterdir()} == {"routing_plan.json", "routing_plan.yaml", "routing_plan.md"}
+    assert {p.name for p in (out / "routing_plan").iterdir()} == {"routing_plan.json", "routing_plan.yaml", "routing_plan.md",
+                                                                  ".foxwarehouse-manifest.json"}
     assert {p.name for p in (out / "training_plan").iterdir()} == {
         "master_training_plan.json", "training_plan.json", "training_plan.yaml", "training_plan.md",
-        "by_target", "by_symbol", "by_route", "by_type"}
-    exports = sorted(p.name for p in (out / ".foxwarehouse-exports").iterdir())
-    assert len(exports) == 2 and "current" in exports, exports
+        "by_target", "by_symbol", "by_route", "by_type", ".foxwarehouse-manifest.json"}
+    state = sorted(p.name for p in (out / ".foxwarehouse").iterdir())
+    assert not [name for name in state if name.startswith(("staging-", "kept-"))], state
     # master, training_plan.json, YAML mirrors, derived views (check_complete_export compares them)
     master = check_complete_export(out)
     jobs = master["jobs"]

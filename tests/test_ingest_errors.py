@@ -63,7 +63,7 @@ class Earlier:
             assert word in message, (word, message)
         assert warehouse_state(self.db) == self.state      # earlier runs untouched, no new run
         assert tree_bytes(self.out) == self.files          # earlier export byte-identical
-        assert not any(p.name.endswith(".partial") for p in (self.out / ".foxwarehouse-exports").iterdir())
+        assert not any(p.name.startswith("staging-") for p in (self.out / ".foxwarehouse").iterdir())
         return message
 
 

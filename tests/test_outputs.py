@@ -168,7 +168,7 @@ def test_markdown_reports_stay_small_for_large_plans(shared_plan):
 
 HOSTILE_TARGETS = ["../x", "a/b", "index", "INDEX", "ünï", ".hidden", "..", "~t", "a\\b", "%41", "A", "t" * 300,
                    "index.json", "CON"]
-HOSTILE_SYMBOLS = ["../../etc/passwd", " ", "/", "x/..", "💥", "."]
+HOSTILE_SYMBOLS = ["../../etc/passwd", "a b", "/", "x/..", "💥", "."]
 
 
 def test_derived_view_names_never_leave_their_folder(shared_plan):
@@ -288,11 +288,16 @@ def test_same_inputs_and_config_give_byte_identical_files_apart_from_run_id_and_
         assert d1 == d2
 
 
-def test_an_export_is_published_atomically_through_one_current_link(plan):
-    # Visible entries point into .foxwarehouse-exports/current; the partial staging folder is gone.
-    exports = plan.out / ".foxwarehouse-exports"
-    assert (exports / "current").is_symlink()
+def test_an_export_is_published_as_real_folders_with_manifests(plan):
+    # Real files and folders (a copy of them is a whole plan); staging lives in .foxwarehouse and is gone.
     for name in ("training_plan", "routing_plan", "routing_candidates.parquet"):
-        assert (plan.out / name).is_symlink()
-        assert (plan.out / name).resolve().is_relative_to((exports / "current").resolve())
-    assert not list(exports.glob("*.partial"))
+        assert not (plan.out / name).is_symlink() and (plan.out / name).exists(), name
+    for name in ("training_plan", "routing_plan"):
+        manifest = json.loads((plan.out / name / ".foxwarehouse-manifest.json").read_text())
+        assert manifest["run_id"] == plan.master["metadata"]["run_id"]
+        listed = {p.relative_to(plan.out / name).as_posix() for p in (plan.out / name).rglob("*")
+                  if p.is_file() and p.name != ".foxwarehouse-manifest.json"}
+        assert set(manifest["files"]) == listed
+    state = plan.out / ".foxwarehouse"
+    assert not [p for p in state.iterdir() if p.name.startswith("staging-")]
+    assert not (plan.out / ".foxwarehouse-exports").exists()

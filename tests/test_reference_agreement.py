@@ -135,11 +135,14 @@ def candidate_sets(draw: st.DrawFn, config: dict[str, Any]) -> list[dict[str, An
         if draw(st.integers(0, 3)) or not symbols:  # most targets have a CS row
             keys.append((target, None))
         keys += [(target, s) for s in symbols]
+    # Names as a tool may write them: surrounding white space (", " separators) means the same name.
+    padded = lambda name: draw(st.sampled_from([name, name, name, f" {name}", f"{name} ", f"\t{name}  "]))  # noqa: E731
     rows = []
     for target, symbol in keys:
         row: dict[str, Any] = {
-            "target": target,
-            "symbol": symbol if symbol is not None else draw(st.sampled_from([None, "", "__AGG__"])),
+            "target": padded(target),
+            "symbol": padded(symbol) if symbol is not None else draw(st.sampled_from([None, "", "__AGG__", " ",
+                                                                                       " __AGG__"])),
             "score": draw(score),
             "sample_size": draw(st.one_of(st.none(), st.sampled_from([0, 500, 999, 1000, 2999, 4999, 5000,
                                                                         19999, 20000, 24999, 25000, 60000]),

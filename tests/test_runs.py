@@ -1,4 +1,4 @@
-"""`foxwarehouse runs`: listing runs and pruning old ones (issue 4, part 1)."""
+"""`foxwarehouse runs`: listing runs and pruning old ones."""
 from __future__ import annotations
 
 import duckdb
@@ -65,7 +65,7 @@ def test_prune_keeps_the_newest_n_and_removes_rows_from_every_run_table(fw):
 
     result = fw.cli("runs", "--db", fw.db, "--prune", "--keep", "2")
     assert result.code == 0, result
-    assert "pruned 2 run(s); kept the newest 2" in result.out
+    assert "removed 2 run(s); kept 2 run(s)" in result.out
     after = run_tables(fw.db)
     assert set(after) == set(before)
     for table, held in after.items():
@@ -78,16 +78,16 @@ def test_prune_keeps_the_newest_n_and_removes_rows_from_every_run_table(fw):
     assert fw.cli("diff", ids[0], "latest", "--db", fw.db).code == 2
     # nothing left to prune
     again = fw.cli("runs", "--db", fw.db, "--prune", "--keep", "2")
-    assert again.code == 0 and "pruned 0 run(s)" in again.out
+    assert again.code == 0 and "removed 0 run(s)" in again.out
 
 
-def test_prune_keep_0_empties_the_warehouse_and_a_new_plan_still_works(fw):
+def test_prune_keep_1_keeps_one_run_and_a_new_plan_still_works(fw):
     fw.plan(ROWS, out="out0")
-    assert fw.cli("runs", "--db", fw.db, "--prune", "--keep", "0").code == 0
-    assert all(not held for held in run_tables(fw.db).values())
-    assert fw.cli("runs", "--db", fw.db).out.strip() == "no runs yet"
     fw.plan(ROWS, out="out1")
+    assert fw.cli("runs", "--db", fw.db, "--prune", "--keep", "1").code == 0
     assert len(list_runs(fw.db)) == 1
+    fw.plan(ROWS, out="out2")
+    assert len(list_runs(fw.db)) == 2
 
 
 def test_prune_ignores_views_holding_run_id(fw):
@@ -112,5 +112,5 @@ def test_prune_needs_a_valid_keep(fw):
     no_keep = fw.cli("runs", "--db", fw.db, "--prune")
     assert no_keep.code == 2 and "--prune needs --keep N" in no_keep.err
     negative = fw.cli("runs", "--db", fw.db, "--prune", "--keep", "-1")
-    assert negative.code == 2 and "--keep must be >= 0" in negative.err
+    assert negative.code == 2 and "--keep must be >= 1" in negative.err
     assert len(list_runs(fw.db)) == 1

@@ -1,0 +1,88 @@
+"""Where a command's ``--out FILE`` may write: never over the warehouse (or any DuckDB file), never
+into a published plan, never over an existing file foxwarehouse did not write.
+
+Every file written this way carries a marker (an HTML generator meta tag, a first-line Markdown
+comment) so a later run recognises its own output and may replace it; anything else is refused.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from .atomic import write_text_atomic
+from .errors import FoxError
+from .export_record import inside_published_export
+
+DUCKDB_MAGIC = b"DUCK"          # a DuckDB database file has these bytes at offset 8
+DUCKDB_MAGIC_OFFSET = 8
+SNIFF_BYTES = 4096
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists() and os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def is_duckdb_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    except OSError:
+        return False
+    return head[DUCKDB_MAGIC_OFFSET:] == DUCKDB_MAGIC
+
+
+def _carries_marker(path: Path, markers: Sequence[str]) -> bool:
+    """True when the file's first bytes (or, for older outputs, its last bytes) carry a marker."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+            fh.seek(max(size - SNIFF_BYTES, 0))
+            tail = fh.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    text = (head + b"\n" + tail).decode("utf-8", errors="replace")
+    return any(marker in text for marker in markers)
+
+
+def check_out_file(path: str | Path, markers: Sequence[str], db: str | Path | None = None) -> Path:
+    """The path to write, or FoxError (one line naming the file) when writing it would destroy
+    something: the warehouse `db`, any DuckDB file, a published plan, or a file not ours."""
+    path = Path(path)
+    if db is not None and _same_file(path, Path(db)):
+        raise FoxError(f"refusing to write {path}: it is the warehouse file {db}")
+    if path.is_dir():
+        raise FoxError(f"refusing to write {path}: it is a folder; give a file name")
+    # Also catches the .wal of a warehouse and any other DuckDB file, whatever --db says.
+    if path.exists() and is_duckdb_file(path):
+        raise FoxError(f"refusing to write {path}: it is a DuckDB database file")
+    if inside_published_export(path):
+        raise FoxError(f"refusing to write {path}: it is inside a published plan or its bookkeeping; "
+                       f"choose a path outside the export folder")
+    if path.exists() and (path.is_symlink() or not path.is_file()):
+        raise FoxError(f"refusing to write {path}: it is not a regular file foxwarehouse wrote")
+    if path.exists():
+        try:
+            empty = path.stat().st_size == 0
+        except OSError as exc:
+            raise FoxError(f"cannot write {path}: {exc}") from None
+        if not empty and not _carries_marker(path, markers):
+            raise FoxError(f"refusing to overwrite {path}: foxwarehouse did not write it; "
+                           f"remove it or choose another --out")
+    return path
+
+
+def write_out_file(path: str | Path, text: str, markers: Sequence[str], db: str | Path | None = None) -> Path:
+    """Check `path` (see check_out_file) and write `text` atomically (temp file + rename)."""
+    target = check_out_file(path, markers, db)
+    try:
+        write_text_atomic(target, text)
+    except OSError as exc:
+        raise FoxError(f"cannot write {target}: {exc}") from None
+    return target
