@@ -1,36 +1,66 @@
 """foxwarehouse: a relational, SQL-first plan warehouse for ML training routing.
 
-Library entry points are imported lazily so that `foxwarehouse.consumer` stays cheap for trainers.
+The library entry points have real signatures here, but import their modules only when called, so
+that ``import foxwarehouse.consumer`` (what a trainer does) stays standard-library only and cheap.
 """
 from __future__ import annotations
 
-from typing import Any
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for help(), IDEs and type checkers; never imported at run time
+    from .analyst import AnalystWarehouse
+    from .consumer import TrainingPlan
+    from .pipeline import PlanResult
 
 __version__ = "0.1.0"
-__all__ = ["plan", "open", "load_plan", "PlanResult", "__version__"]
+__all__ = ["PlanResult", "__version__", "load_plan", "open", "plan"]
 
 
-def plan(*args: Any, **kwargs: Any):
-    """Run the whole pipeline in-process; see `foxwarehouse.pipeline.plan`."""
+
+def plan(metrics: str | PathLike[str], config: str | PathLike[str] | dict[str, Any] | None = None,
+         db: str | PathLike[str] = "foxwarehouse.duckdb", out: str | PathLike[str] = "METRICS",
+         include_blocked: bool | None = None, project_dir: str | PathLike[str] | None = None,
+         non_blocking: bool = False, wait: float = 0.0) -> PlanResult:
+    """Ingest `metrics`, build the plan and export it into `out`: the whole pipeline in one call.
+
+    Bad config, model errors and failing audits always raise. With ``non_blocking=True``, missing
+    or unusable metrics log one warning and return a result with ``fresh=False`` instead of
+    raising (the plan already on disk, if any, is reported as stale). See ``PlanResult``.
+    """
     from .pipeline import plan as _plan
 
-    return _plan(*args, **kwargs)
+    return _plan(metrics, config=config, db=db, out=out, include_blocked=include_blocked,
+                 project_dir=project_dir, non_blocking=non_blocking, wait=wait)
 
 
-def load_plan(path: Any):
-    """Load an exported training plan; see `foxwarehouse.consumer.load_plan`."""
+def load_plan(path: str | PathLike[str]) -> TrainingPlan:
+    """Load an exported training plan (a training_plan folder or its master JSON file).
+
+    Nothing at all at `path` gives a plan that allows everything, with one warning; anything else
+    that is not a valid plan raises ``PlanError``. See ``foxwarehouse.consumer``.
+    """
     from .consumer import load_plan as _load_plan
 
     return _load_plan(path)
 
 
+def open(db: str | PathLike[str] = "foxwarehouse.duckdb", wait: float = 0.0,  # noqa: A001 - the public name
+         project_dir: str | PathLike[str] | None = None) -> AnalystWarehouse:
+    """A read-only analyst session on the warehouse `db`; its query methods return DuckDB relations."""
+    from .analyst import open_warehouse
+
+    return open_warehouse(db, wait=wait, project_dir=project_dir)
+
+
 def __getattr__(name: str) -> Any:
+    # PlanResult lives with the pipeline (which imports DuckDB); load it on first use.
     if name == "PlanResult":
         from .pipeline import PlanResult
 
         return PlanResult
-    if name == "open":
-        from .analyst import open_warehouse
+    raise AttributeError(f"module 'foxwarehouse' has no attribute {name!r}")
 
-        return open_warehouse
-    raise AttributeError(name)
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
