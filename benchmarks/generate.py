@@ -3,7 +3,7 @@
     python benchmarks/generate.py --targets 100 --symbols 10000 --seed 0 \
         --shape both --format parquet --out /tmp/bench_1m
 
-Writes ``OUT/routing_candidates/`` (SPEC §2a) and/or ``OUT/raw_metrics/`` (SPEC §2b) with
+Writes ``OUT/routing_candidates/`` (a candidates file) and/or ``OUT/raw_metrics/`` (raw metrics) with
 ``targets * (symbols + 1)`` candidate rows (one cross-sectional row per target), through
 ``foxwarehouse.synthetic.generate``; prints the files, their row counts and the time taken.
 """
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbols", type=int, required=True, help="symbols per target (>= 0)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--shape", choices=("both", "candidates", "raw"), default="both",
-                        help="2a routing_candidates, 2b raw metrics, or both (default: both)")
+                        help="candidates: one routing_candidates file, raw: a raw-metrics directory, or both (default: both)")
     parser.add_argument("--format", dest="fmt", choices=("parquet", "csv"), default="parquet",
                         help="file format (default: parquet)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")

@@ -25,15 +25,18 @@ import math
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import duckdb
 
 from . import options
 from .errors import FoxError, ModelError, WarehouseError
 from .project import Project, load_project
-from .render import RenderedModel, Renderer, quote_identifier, sql_literal
+from .render import RenderedModel, Renderer, is_view_model, quote_identifier, sql_literal, view_models
 from .warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from .context import Context
 
 # view name -> model table it reads (the newest built/exported run only).
 LATEST_VIEWS: dict[str, str] = {
@@ -59,23 +62,7 @@ PUBLISHED_COMPUTED_VIEWS: dict[str, str] = {model: "published_" + view.removepre
 ALL_PUBLISHED_VIEWS = tuple(PUBLISHED_VIEWS) + tuple(PUBLISHED_COMPUTED_VIEWS.values())
 PUBLISHED_RUN_SQL = ("(SELECT run_id FROM runs WHERE status = 'exported' AND exported_at IS NOT NULL "
                      "ORDER BY exported_at DESC, seq DESC LIMIT 1)")
-VIEW_MARK = re.compile(r"^\s*--\s*materialized:\s*view\s*$", re.MULTILINE)
 _counter = itertools.count(1)
-
-
-def is_view_model(sql: str) -> bool:
-    """True for a model marked ``-- materialized: view``: computed when read, never stored per run."""
-    return VIEW_MARK.search(sql) is not None
-
-
-def view_models(rendered: Mapping[str, RenderedModel]) -> set[str]:
-    """The on-demand models of a project; another model may not ref() one (the build has no table for it)."""
-    views = {name for name, model in rendered.items() if is_view_model(model.sql)}
-    for model in rendered.values():
-        for ref in set(model.refs) & views:
-            raise ModelError(f"{model.path}: ref('{ref}') names a model marked '-- materialized: view', "
-                             f"which the build does not store; compute it from the models it reads instead")
-    return views
 
 
 def run_config(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
@@ -86,10 +73,34 @@ def run_config(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     return json.loads(row[0][0])
 
 
-def _render_on(project: Project, config: Mapping[str, Any], model: str, resolver) -> RenderedModel:
-    if model not in project.model_paths():
+class _RunRenderers:
+    """One renderer per config a run was built with.
+
+    The caller's own context (the config it holds in memory, e.g. the build that just ran) is used
+    for runs of that config, so a build's view refresh neither reads the config back nor renders again.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, project: Project, ctx: Context | None = None):
+        self.con, self.project, self.ctx = con, project, ctx
+        self._by_key: dict[str, Renderer] = {}
+
+    def for_run(self, run_id: str, config_hash: str | None = None) -> Renderer:
+        if config_hash is None:
+            row = self.con.execute("SELECT config_hash FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            config_hash = row[0] if row else None
+        if self.ctx is not None and config_hash is not None and config_hash == self.ctx.config_hash \
+                and self.ctx.project == self.project:
+            return self.ctx.renderer
+        key = config_hash or f"run:{run_id}"
+        if key not in self._by_key:
+            self._by_key[key] = Renderer(self.project, run_config(self.con, run_id))
+        return self._by_key[key]
+
+
+def _render_on(renderer: Renderer, model: str, resolver) -> RenderedModel:
+    if model not in renderer.project.model_paths():
         raise FoxError(f"the project has no model {model!r} (sql/{model}.sql)")
-    return Renderer(project, config).render(model, resolver)
+    return renderer.render(model, resolver)
 
 
 def trace_relation(con: duckdb.DuckDBPyConnection, run_id: str, target: str | None = None,
@@ -97,7 +108,7 @@ def trace_relation(con: duckdb.DuckDBPyConnection, run_id: str, target: str | No
     """An on-demand model for one run (and one target): rendered with the run's config over temp
     views of the run's stored model tables, so it reads exactly the rows the build decided."""
     project = project or load_project(None)
-    config = run_config(con, run_id)
+    renderer = _RunRenderers(con, project).for_run(run_id)
     n = next(_counter)
     filt = f"run_id = {sql_literal(run_id)}" + (f" AND target = {sql_literal(target)}" if target is not None else "")
 
@@ -109,7 +120,7 @@ def trace_relation(con: duckdb.DuckDBPyConnection, run_id: str, target: str | No
                     f"SELECT * EXCLUDE (run_id) FROM main.{quote_identifier(name)} WHERE {filt}")
         return f"temp.main.{quote_identifier(view)}"
 
-    rendered = _render_on(project, config, model, resolver)
+    rendered = _render_on(renderer, model, resolver)
     try:
         return con.sql(rendered.sql)
     except duckdb.Error as exc:
@@ -136,7 +147,7 @@ def latest_view_sql(table: str, run_sql: str = LATEST_RUN_SQL) -> str:
 
 
 def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
-                        project: Project | None = None) -> list[str]:
+                        project: Project | None = None, ctx: Context | None = None) -> list[str]:
     """Create the latest_* and published_* views whose model table exists; returns the names created.
 
     Persistent views are created by a write connection after a build; a read-only connection makes
@@ -160,7 +171,8 @@ def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
             made.append(view)
     latest = con.execute(f"SELECT {LATEST_RUN_SQL}").fetchall()[0][0]
     available = set(made) | existing
-    project = project or load_project(None)
+    project = project or (ctx.project if ctx is not None else load_project(None))
+    renderers = _RunRenderers(con, project, ctx)
     by_table = {table: view for view, table in LATEST_VIEWS.items()}
     for model, view in LATEST_COMPUTED_VIEWS.items():
         if latest is None or (temporary and view in existing) or model not in project.model_paths():
@@ -173,7 +185,7 @@ def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
                 return quote_identifier(name)
             return quote_identifier(by_table[name])
 
-        rendered = _render_on(project, run_config(con, latest), model, resolver)
+        rendered = _render_on(renderers.for_run(latest), model, resolver)
         if missing:
             continue
         con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {rendered.sql}")
@@ -183,7 +195,7 @@ def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
         # rendered SQL carries a config, and an export may have published a run of another config.
         if model not in project.model_paths():
             continue
-        sql = _published_computed_sql(con, project, model, tables)
+        sql = _published_computed_sql(con, renderers, model, tables)
         if sql is None:
             continue
         con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {sql}")
@@ -191,7 +203,7 @@ def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
     return made
 
 
-def _published_computed_sql(con: duckdb.DuckDBPyConnection, project: Project, model: str,
+def _published_computed_sql(con: duckdb.DuckDBPyConnection, renderers: _RunRenderers, model: str,
                             tables: set[str]) -> str | None:
     """An on-demand model for the published run, current without a refresh.
 
@@ -218,17 +230,18 @@ def _published_computed_sql(con: duckdb.DuckDBPyConnection, project: Project, mo
                 return quote_identifier(name)
             return f"({latest_view_sql(name, run_sql)})"
 
-        rendered = _render_on(project, run_config(con, run_id), model, resolver)
+        rendered = _render_on(renderers.for_run(run_id, config_hash), model, resolver)
         if missing:
             return None
         branches.append(f"SELECT * FROM ({rendered.sql.rstrip().rstrip(';')})")
     return "\nUNION ALL\n".join(branches)
 
 
-def refresh_latest_views(con: duckdb.DuckDBPyConnection, project: Project | None = None) -> None:
+def refresh_latest_views(con: duckdb.DuckDBPyConnection, project: Project | None = None,
+                         ctx: Context | None = None) -> None:
     """After a successful build: create the persistent latest_* views (never fails a build)."""
     try:
-        ensure_latest_views(con, temporary=False, project=project)
+        ensure_latest_views(con, temporary=False, project=project, ctx=ctx)
     except (duckdb.Error, FoxError):
         pass
 
@@ -501,5 +514,5 @@ def query(db: str | Path, sql: str, fmt: str = "table", wait: float = 0.0, limit
 
 __all__ = [
     "AnalystWarehouse", "LATEST_VIEWS", "ALL_LATEST_VIEWS", "PUBLISHED_VIEWS", "ALL_PUBLISHED_VIEWS", "ensure_latest_views", "trace_relation", "view_models", "format_result", "open_warehouse", "query",
-    "refresh_latest_views", "run_query", "to_json_value", "WarehouseError",
+    "refresh_latest_views", "run_query", "is_view_model", "to_json_value", "WarehouseError",
 ]

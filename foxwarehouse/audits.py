@@ -22,14 +22,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping
 
 import duckdb
 import yaml
 
 from .errors import AuditError, ModelError
+from .formatting import format_value
 from .project import Project
 from .render import Renderer, quote_identifier, sql_literal
+
+if TYPE_CHECKING:
+    from .context import Context
 
 AUDIT_FILES = ("audits.yml", "audits.yaml", "schema.yml", "schema.yaml")
 CHECKS = ("unique", "not_null", "accepted_values", "relationships", "sql")
@@ -55,8 +59,6 @@ class AuditFailure:
     rows: list[dict[str, Any]]
 
     def message(self) -> str:
-        from .sqltest_compare import format_value
-
         lines = ["  (" + ", ".join(f"{k}={format_value(v)}" for k, v in row.items()) + ")" for row in self.rows]
         if self.count > len(self.rows):
             lines.append(f"  ... and {self.count - len(self.rows)} more")
@@ -227,14 +229,24 @@ def check_audits(con: duckdb.DuckDBPyConnection, audits: list[Audit], relation: 
     return failures
 
 
-def run_audits(con, run_id: str, project: Project, config: Mapping[str, Any] | None = None) -> None:
-    """Run the project's audits inside a build (models are the run-scoped temp views); raise on failure."""
-    from .build import temp_relation
+def run_audits(con: duckdb.DuckDBPyConnection, run_id: str, ctx: Context, relation: Callable[[str, str], str],
+               done: Collection[tuple[str, str, tuple[str, ...]]] = ()) -> None:
+    """Run the project's audits inside a build (`relation` names the run-scoped models); raise on failure.
 
-    audits = load_audits(project)
+    This is the build's audit hook (build.AuditHook). `done` lists checks the build already made, as
+    (model, check, columns): an audit that is one of them is not run again. SQL audits render with
+    the call's one renderer.
+    """
+    audits = [a for a in load_audits(ctx.project) if _signature(a) not in done]
     if not audits:
         return
-    renderer = Renderer(project, config or {}) if any(a.check == "sql" for a in audits) else None
-    failures = check_audits(con, audits, temp_relation, renderer)
+    renderer = ctx.renderer if any(a.check == "sql" for a in audits) else None
+    failures = check_audits(con, audits, relation, renderer)
     if failures:
         raise AuditError("\n".join(f.message() for f in failures))
+
+
+def _signature(audit: Audit) -> tuple[str, str, tuple[str, ...]] | None:
+    if audit.check in ("unique", "not_null") and not audit.where:
+        return audit.model, audit.check, tuple(audit.spec)
+    return None

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable
 
 import duckdb
 
-from .config import canonical_json, config_hash
-from .errors import AuditError, BuildError, FoxError, ModelError
+from . import jobs_json
+from .engine import DuckDBEngine
+from .errors import BuildError, FoxError, ModelError
 from .faults import checkpoint
 from .jobs_json import JOB_JSON_SQL
-from .project import Project
-from .render import Renderer, model_order, quote_identifier, sql_literal
+from .render import RelationResolver, model_order, projection_of, quote_identifier, sql_literal, view_models
 from .warehouse import SOURCES, Warehouse, new_run_id, utc_now
 
+if TYPE_CHECKING:
+    from .context import Context
+
 RESERVED_COLUMNS = ("run_id",)
+PLAN_MODEL = "master_plan"  # the final view: the export, the feed and the fingerprint read its rows
 
 
 @dataclass
@@ -31,6 +35,7 @@ class BuildResult:
     config_hash: str
     plan_fingerprint: str
     summary: dict[str, Any] = field(default_factory=dict)
+    job_json: str | None = None   # temp table of the jobs' JSON, when the build was asked to keep it
 
 
 def temp_relation(kind: str, name: str) -> str:
@@ -46,10 +51,6 @@ def git_commit() -> str | None:
         return None
     commit = out.stdout.strip()
     return commit if out.returncode == 0 and len(commit) == 40 else None
-
-
-def _catalog(con: duckdb.DuckDBPyConnection) -> str:
-    return quote_identifier(con.execute("SELECT current_database()").fetchone()[0])
 
 
 def prepare_run(wh: Warehouse, run_ref: str | None) -> str:
@@ -78,62 +79,99 @@ def clone_run_inputs(wh: Warehouse, run_id: str) -> str:
     return new_id
 
 
+# The audit hook runs inside the build transaction, after every model: (connection, run_id, the
+# call's context, the resolver naming the run-scoped relations, the checks the build already made
+# as (model, check, columns), which need not run twice). It raises to fail the build.
+AuditHook = Callable[[duckdb.DuckDBPyConnection, str, "Context", RelationResolver,
+                      frozenset[tuple[str, str, tuple[str, ...]]]], None]
+# check_unique_job_ids, as the audit it stands for
+BUILD_CHECKS: frozenset[tuple[str, str, tuple[str, ...]]] = frozenset({("training_jobs", "unique", ("job_id",))})
+
+
 def build(
     wh: Warehouse,
-    project: Project,
-    config: Mapping[str, Any],
+    ctx: Context,
     run_id: str,
-    audit: Callable[[duckdb.DuckDBPyConnection, str, Project], None] | None = None,
+    audit: AuditHook | None = None,
+    after_commit: Callable[[], None] | None = None,
+    keep_job_json: bool = False,
 ) -> BuildResult:
-    """Run every model for `run_id`; on any error roll back and mark the run failed."""
-    renderer = Renderer(project, config)
-    rendered = renderer.render_all(temp_relation)
-    order = model_order(rendered)
-    from .analyst import refresh_latest_views, view_models
+    """Run every model for `run_id`; on any error roll back and mark the run failed.
 
+    `after_commit` runs once the build is committed (the pipeline refreshes the analyst views there).
+    With `keep_job_json` the jobs' JSON text, made once for the plan fingerprint, stays in a temp
+    table (``BuildResult.job_json``) for the export on the same connection to write from.
+    """
+    rendered = ctx.renderer.render_all(temp_relation)
+    order = model_order(rendered)
     on_demand = view_models(rendered)  # '-- materialized: view' models are computed when read, not stored
+    # A view model that only selects columns of one stored model (master_plan) is a warehouse view
+    # over that model's table: no per-run copy of its rows.
+    projections = {name: p for name in on_demand if (p := projection_of(rendered[name])) is not None}
+    if PLAN_MODEL in on_demand and PLAN_MODEL not in projections:
+        raise ModelError(f"{rendered[PLAN_MODEL].path}: the final view must be stored or select plain columns "
+                         f"of one model, since the export and the feed read it for every run")
     for model in rendered.values():
         for name in model.sources:
             if name not in SOURCES:
                 raise ModelError(f"{model.path}: source('{name}') is unknown; sources: {', '.join(SOURCES)}")
-    chash = config_hash(config)
+    chash = ctx.config_hash
+    engine = wh.engine
+    job_json: str | None = None
     try:
-        with wh.transaction() as con:
-            catalog = _catalog(con)
+        with engine.transaction() as con:
+            catalog = quote_identifier(engine.current_catalog())
             run_literal = sql_literal(run_id)
             for name, table in SOURCES.items():
-                con.execute(
+                engine.execute(
                     f"CREATE OR REPLACE TEMP VIEW {quote_identifier('src_' + name)} AS "
                     f"SELECT * EXCLUDE (run_id, source_row) FROM {catalog}.main.{table} WHERE run_id = {run_literal}"
                 )
             existing = wh.tables()
             checkpoint("build:start")
             for name in order:
+                if name in projections:
+                    engine.execute(f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS {rendered[name].sql}")
+                    checkpoint(f"build:model:{name}")
+                    continue
                 if name in on_demand:
                     continue
-                _materialise(con, catalog, name, rendered[name].sql, run_id, run_literal, existing, str(rendered[name].path))
+                _materialise(engine, catalog, name, rendered[name].sql, run_id, run_literal, existing,
+                             str(rendered[name].path))
                 checkpoint(f"build:model:{name}")
             check_unique_job_ids(con, catalog, run_id)
             if audit is not None:
-                audit(con, run_id, project, config=config)
-            fingerprint = plan_fingerprint(con, catalog, run_id)
+                audit(con, run_id, ctx, temp_relation, BUILD_CHECKS)
+            plan = temp_relation("ref", PLAN_MODEL)  # the run's rows of the final view
+            if keep_job_json:
+                job_json = jobs_json.materialise(engine, plan)
+                fingerprint = plan_fingerprint(con, plan, job_json)
+            else:
+                fingerprint = plan_fingerprint(con, plan)
+            # The persistent views are defined once the run-scoped temp views are gone: a temp view
+            # of the same name would shadow the table the view reads.
+            drop_temp_views(con)
+            for name, (source, columns) in projections.items():
+                define_projection_view(engine, name, source, columns)
             wh.set_run(
-                run_id, status="built", config_hash=chash, config=canonical_json(config),
+                run_id, status="built", config_hash=chash, config=ctx.config_json,
                 plan_fingerprint=fingerprint, git_commit=git_commit(), built_at=utc_now(), error=None,
             )
             checkpoint("build:before-commit")
     except FoxError as exc:
         _mark_failed(wh, run_id, exc.message)
         raise
-    except duckdb.Error as exc:
+    except engine.Error as exc:
         _mark_failed(wh, run_id, str(exc))
         raise ModelError(f"build failed: {str(exc).splitlines()[0]}") from None
     finally:
         drop_temp_views(wh.con)
     checkpoint("build:committed")
-    refresh_latest_views(wh.con, project)  # the persistent latest_* analyst views (issue 8)
+    if after_commit is not None:
+        after_commit()
     checkpoint("build:after-latest-views")
-    return BuildResult(run_id, [n for n in order if n not in on_demand], chash, fingerprint)
+    built = [n for n in order if n not in on_demand or n in projections]
+    return BuildResult(run_id, built, chash, fingerprint, job_json=job_json)
 
 
 def drop_temp_views(con) -> None:
@@ -154,33 +192,33 @@ def _mark_failed(wh: Warehouse, run_id: str, message: str) -> None:
         pass
 
 
-def _materialise(con, catalog: str, name: str, sql: str, run_id: str, run_literal: str,
+def _materialise(engine: DuckDBEngine, catalog: str, name: str, sql: str, run_id: str, run_literal: str,
                  existing: set[str], path: str) -> None:
     table = f"{catalog}.main.{quote_identifier(name)}"
     try:
-        columns = con.execute(f"DESCRIBE SELECT * FROM ({sql})").fetchall()
-    except duckdb.Error as exc:
+        columns = engine.describe(sql)
+    except engine.Error as exc:
         raise ModelError(f"{path}: {str(exc).splitlines()[0]}") from None
     names = [c[0] for c in columns]
     clash = [c for c in names if c.lower() in RESERVED_COLUMNS]
     if clash:
         raise ModelError(f"{path}: a model may not output a column named {clash[0]!r}")
     if name not in existing:
-        con.execute(f"CREATE TABLE {table} AS SELECT CAST(NULL AS VARCHAR) AS run_id, * FROM ({sql}) LIMIT 0")
+        engine.create_table_as(table, f"SELECT CAST(NULL AS VARCHAR) AS run_id, * FROM ({sql}) LIMIT 0")
         existing.add(name)
     else:
-        have = {r[0] for r in con.execute(
+        have = {r[0] for r in engine.fetchall(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?", [name]
-        ).fetchall()}
-        for column, dtype, *_ in columns:
+        )}
+        for column, dtype in columns:
             if column not in have:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_identifier(column)} {dtype}")
-        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+                engine.execute(f"ALTER TABLE {table} ADD COLUMN {quote_identifier(column)} {dtype}")
+        engine.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
     try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT {run_literal} AS run_id, * FROM ({sql})")
-    except duckdb.Error as exc:
+        engine.execute(f"INSERT INTO {table} BY NAME SELECT {run_literal} AS run_id, * FROM ({sql})")
+    except engine.Error as exc:
         raise ModelError(f"{path}: {str(exc).splitlines()[0]}") from None
-    con.execute(
+    engine.execute(
         f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS "
         f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = {run_literal}"
     )
@@ -209,13 +247,24 @@ def check_unique_job_ids(con, catalog: str, run_id: str) -> None:
     raise BuildError(f"duplicate job_id: {shown}")
 
 
-def plan_fingerprint(con, catalog: str, run_id: str) -> str:
-    """sha256 over the jobs' JSON in plan order, hashed in blocks of 65,536 jobs to bound memory."""
+def plan_fingerprint(con, plan: str, job_json: str | None = None) -> str:
+    """sha256 over the jobs' JSON in plan order, hashed in blocks of 65,536 jobs to bound memory.
+
+    `plan` is the run's rows of the final view; `job_json` names a table of their JSON already made
+    (see jobs_json.materialise), so the JSON of every job is computed once per plan.
+    """
+    source = job_json or f"(SELECT plan_order, {JOB_JSON_SQL} AS job_json FROM {plan})"
     row = con.execute(
         f"""SELECT sha256(coalesce(string_agg(block_hash, '' ORDER BY block), ''))
             FROM (SELECT plan_order // 65536 AS block,
-                         sha256(string_agg(sha256({JOB_JSON_SQL}), '' ORDER BY plan_order)) AS block_hash
-                  FROM {catalog}.main.master_plan WHERE run_id = ? GROUP BY block)""",
-        [run_id],
+                         sha256(string_agg(sha256(job_json), '' ORDER BY plan_order)) AS block_hash
+                  FROM {source} GROUP BY block)"""
     ).fetchone()
     return row[0]
+
+
+def define_projection_view(engine: DuckDBEngine, name: str, source: str, columns: list[str]) -> None:
+    """The warehouse view `name` over every run of model `source`'s table, run_id first."""
+    cols = ", ".join(quote_identifier(c) for c in columns)
+    engine.execute(f"CREATE OR REPLACE VIEW main.{quote_identifier(name)} AS "
+                   f"SELECT run_id, {cols} FROM main.{quote_identifier(source)}")

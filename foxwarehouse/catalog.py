@@ -18,6 +18,7 @@ from .errors import FoxError
 from .outfile import check_out_file, write_out_file
 from .lineage import LineageGraph, compress_keys
 from .project import Project, packaged_project
+from .render import Renderer
 from .warehouse import SOURCES
 
 DOCS_FILE = "models.yml"
@@ -143,8 +144,8 @@ def _cell(text: Any) -> str:
     return _one_line(text).replace("|", "\\|")
 
 
-def catalog_markdown(project: Project, config: Mapping[str, Any]) -> str:
-    graph = LineageGraph(project, config)
+def catalog_markdown(project: Project, config: Mapping[str, Any], renderer: Renderer | None = None) -> str:
+    graph = LineageGraph(project, config, renderer=renderer)
     docs = load_docs(project)
     tests = collect_tests(project)
     audits = collect_audits(project)
@@ -187,7 +188,7 @@ def catalog_markdown(project: Project, config: Mapping[str, Any]) -> str:
         out.append(f"- **used by**: {', '.join(f'[`{u}`](#{u})' for u in used_by.get(name, [])) or '(final)'}")
         keys = compress_keys(graph.read_keys(name), graph.config)
         out.append(f"- **config keys**: {', '.join(f'`{k}`' for k in keys) or '-'}")
-        from .analyst import is_view_model
+        from .render import is_view_model
 
         stored = ("computed when read from the run's stored tables (`-- materialized: view`)"
                   if is_view_model(graph.rendered[name].sql) else f"per run, table `{name}` with `run_id`")
@@ -218,8 +219,8 @@ def catalog_markdown(project: Project, config: Mapping[str, Any]) -> str:
 
 
 def write_catalog(project: Project, config: Mapping[str, Any], out: str | Path = "docs/CATALOG.md",
-                  db: str | Path | None = None) -> Path:
+                  db: str | Path | None = None, renderer: Renderer | None = None) -> Path:
     """Write the catalog atomically. `out` may not be the warehouse `db`, a DuckDB file, a path inside
     a published plan, or an existing file that is not a catalog (see foxwarehouse.outfile)."""
     check_out_file(out, MARKERS, db)
-    return write_out_file(out, catalog_markdown(project, config), MARKERS, db)
+    return write_out_file(out, catalog_markdown(project, config, renderer), MARKERS, db)

@@ -132,14 +132,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 @command("compile")
 def cmd_compile(args: argparse.Namespace) -> int:
-    from .pipeline import load_run_config
-    from .project import load_project
-    from .render import Renderer, model_order, transpile
+    from .context import Context
+    from .render import model_order, transpile
 
-    project = load_project(args.project_dir)
-    config, _ = load_run_config(args.config, project)
-    renderer = Renderer(project, config)
-    rendered = renderer.render_all()
+    ctx = Context.load(args.config, args.project_dir)
+    rendered = ctx.renderer.render_all()
     names = [args.model] if args.model else model_order(rendered)
     for name in names:
         if name not in rendered:
@@ -226,12 +223,10 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     import json as _json
 
     from .lineage import LineageGraph, format_model, format_trace, parse_target
-    from .pipeline import load_run_config
-    from .project import load_project
+    from .context import Context
 
-    project = load_project(args.project_dir)
-    config, _ = load_run_config(args.config, project)
-    graph = LineageGraph(project, config)
+    ctx = Context.load(args.config, args.project_dir)
+    graph = LineageGraph(ctx.project, ctx.config, renderer=ctx.renderer)
     model, column = parse_target(args.target)
     if column is None:
         if args.format == "json":
@@ -247,12 +242,10 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 @command("docs")
 def cmd_docs(args: argparse.Namespace) -> int:
     from .catalog import write_catalog
-    from .pipeline import load_run_config
-    from .project import load_project
+    from .context import Context
 
-    project = load_project(args.project_dir)
-    config, _ = load_run_config(args.config, project)
-    path = write_catalog(project, config, args.out, db=args.db)
+    ctx = Context.load(args.config, args.project_dir)
+    path = write_catalog(ctx.project, ctx.config, args.out, db=args.db, renderer=ctx.renderer)
     print(f"model catalog written to {path}")
     return 0
 

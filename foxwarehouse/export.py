@@ -30,7 +30,7 @@ from .atomic import write_text_atomic
 from .errors import FoxError, OutputError
 from .faults import checkpoint
 from .export_views import write_derived_views
-from .jobs_json import JOB_JSON_SQL
+from . import jobs_json
 from .publish import Publisher, discard_staging, new_staging, output_lock, write_manifest
 from .markdown import TOP_N, routing_plan_markdown, training_plan_markdown
 from .render import quote_identifier, sql_literal
@@ -61,16 +61,31 @@ def pyarrow_available() -> bool:
         return False
 
 
-def export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float = 0.0) -> ExportResult:
+def export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float = 0.0,
+           config: dict[str, Any] | None = None, job_json: str | None = None) -> ExportResult:
     """Write every export file of `run_id` into out_dir, replacing the previous export atomically.
 
     The files are staged in ``out_dir/.foxwarehouse/`` and published by foxwarehouse/publish.py,
     holding the output folder's lock (waiting up to `wait` seconds for another exporter).
+    `config` is the run's config when the caller holds it (else it is read from the run);
+    `job_json` a table of the run's job JSON the build already made (else it is made here).
     """
+    try:
+        return _export(wh, run_id, out_dir, wait, config, job_json)
+    finally:
+        try:
+            wh.engine.execute(f"DROP TABLE IF EXISTS {job_json or jobs_json.JOB_JSON_TABLE}")
+        except wh.engine.Error:
+            pass
+
+
+def _export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float,
+            config: dict[str, Any] | None, job_json: str | None) -> ExportResult:
     run = wh.run(run_id)
     if run["status"] not in ("built", "exported"):
         raise FoxError(f"run {run_id} is {run['status']}, not built; run 'foxwarehouse build' first")
-    config = json.loads(run["config"])
+    if config is None:
+        config = wh.run_config(run_id)
     out = Path(out_dir)
     if os.path.lexists(out) and not out.is_dir():
         raise OutputError(f"output folder {out} is not a folder; choose another --out")
@@ -80,7 +95,7 @@ def export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float = 0.0) -
     except OSError as exc:
         raise FoxError(f"cannot write export folder {out}: {exc}") from None
     checkpoint("export:start")
-    writer = _Writer(wh, run, config, staging)
+    writer = _Writer(wh, run, config, staging, job_json)
     try:
         writer.write_all()
         for folder in PLAN_FOLDERS:
@@ -113,8 +128,11 @@ def _discard(staging: Path) -> None:
 
 
 class _Writer:
-    def __init__(self, wh: Warehouse, run: dict[str, Any], config: dict[str, Any], root: Path):
+    def __init__(self, wh: Warehouse, run: dict[str, Any], config: dict[str, Any], root: Path,
+                 job_json: str | None = None):
         self.con = wh.con
+        self.engine = wh.engine
+        self.job_json = job_json
         self.run = run
         self.run_id = run["run_id"]
         self.config = config
@@ -162,19 +180,17 @@ class _Writer:
     def write_all(self) -> None:
         self.write_candidates()
         self.write_routing_plan()
-        # The JSON text of every job, computed once in SQL, shared by the plan files and the views.
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE export_jobs AS SELECT plan_order, target, symbol, route, training_type, "
-            f"{JOB_JSON_SQL} AS job_json FROM {self.t['master_plan']} WHERE run_id = ? ORDER BY plan_order",
-            [self.run_id],
-        )
+        # The JSON text of every job, computed once in SQL (by the build of this plan, or here),
+        # shared by the plan files and the views, and dropped once they are written.
+        if self.job_json is None:
+            self.job_json = jobs_json.materialise(self.engine, self.t["master_plan"], self.run_id)
         try:
             self.write_training_plan()
             if self.config["training_plan"]["derived_views"]:
-                write_derived_views(self.con, "temp.main.export_jobs", self.root / "training_plan")
+                write_derived_views(self.con, self.job_json, self.root / "training_plan")
                 self.files.append("training_plan/by_*/")
         finally:
-            self.con.execute("DROP TABLE IF EXISTS temp.main.export_jobs")
+            self.con.execute(f"DROP TABLE IF EXISTS {self.job_json}")
 
     def _record(self, relative: str) -> None:
         self.files.append(relative)
@@ -279,7 +295,7 @@ class _Writer:
         for start in range(1, total + 1, CHUNK_ROWS):
             (text,) = self.con.execute(
                 f"SELECT string_agg({sql_literal(prefix)} || job_json, ',' || chr(10) ORDER BY plan_order) "
-                f"FROM temp.main.export_jobs WHERE plan_order BETWEEN ? AND ?",
+                f"FROM {self.job_json} WHERE plan_order BETWEEN ? AND ?",
                 [start, start + CHUNK_ROWS - 1],
             ).fetchone()
             if text:

@@ -1,11 +1,19 @@
 """The JSON text of one job, built in SQL, shared by the exporter, the feed and the plan fingerprint.
 
+In a `plan` the text of every job is made once (``materialise``) and both the fingerprint and the
+export read it.
+
 Numbers in a job's metadata are written so that YAML 1.1 readers also take them for numbers: DuckDB
 writes doubles like ``1e-7`` and ``1e+21``, which are valid JSON but read as strings by PyYAML, so
 they are rewritten as ``1.0e-7`` and ``1.0e+21`` (same value). That lets the YAML mirrors embed the
 very same JSON text.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .engine import DuckDBEngine
 
 _METADATA_JSON = (
     "regexp_replace(regexp_replace(to_json(metadata), "
@@ -24,3 +32,22 @@ JOB_JSON_SQL = f"""(rtrim(to_json({{
     'estimated_samples': estimated_samples,
     'reason': reason
 }}), '}}') || ',"metadata":' || coalesce({_METADATA_JSON}, 'null') || '}}')"""
+
+# The temp table one plan's job JSON is made into: the build hashes it, the export writes from it.
+JOB_JSON_TABLE = "temp.main.fw_job_json"
+
+
+def materialise(engine: DuckDBEngine, plan_relation: str, run_id: str | None = None,
+                into: str = JOB_JSON_TABLE) -> str:
+    """Make the JSON text of every job once, in plan order; returns the table's name.
+
+    `plan_relation` holds the final view's rows: of one run already, or filtered here to `run_id`.
+    """
+    where, params = ("WHERE run_id = ? ", [run_id]) if run_id is not None else ("", None)
+    engine.create_table_as(
+        into,
+        f"SELECT plan_order, target, symbol, route, training_type, {JOB_JSON_SQL} AS job_json "
+        f"FROM {plan_relation} {where}ORDER BY plan_order",
+        params, temporary=True, replace=True,
+    )
+    return into

@@ -151,9 +151,9 @@ class ColumnInfo:
 class LineageGraph:
     """Column lineage of one project rendered with one validated config."""
 
-    def __init__(self, project: Project, config: Mapping[str, Any]):
+    def __init__(self, project: Project, config: Mapping[str, Any], renderer: Renderer | None = None):
         self.project, self.config = project, dict(config)
-        self.renderer = Renderer(project, config)
+        self.renderer = renderer or Renderer(project, config)
         self.rendered = self.renderer.render_all(_relation)
         self.order = model_order(self.rendered)
         self.schema = self._schema()

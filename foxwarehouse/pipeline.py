@@ -6,17 +6,17 @@ orchestrators: unusable or missing metrics give a warning and a result saying no
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from .audits import run_audits
 from .build import BuildResult, build, prepare_run
-from .config import load_config
+from .context import Context
 from .errors import InputError
 from .export import ExportResult, export
 from .ingest import IngestReport, ingest
-from .project import Project, load_project, resolve_config_path
+from .project import Project
 from .warehouse import Warehouse
 
 log = logging.getLogger("foxwarehouse")
@@ -49,16 +49,17 @@ class PlanResult:
 def load_run_config(config: str | Path | dict | None, project: Project,
                     include_blocked: bool | None = None) -> tuple[dict[str, Any], list[str]]:
     """The validated config plus the warnings it raised (FoxML-only keys and the like)."""
-    overrides = {"training_plan.include_blocked": True} if include_blocked else None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if isinstance(config, dict):
-            from .config import validate_config
+    ctx = Context.load(config, include_blocked=include_blocked, project=project)
+    return ctx.config, ctx.warnings
 
-            validated = validate_config(config, overrides=overrides)
-        else:
-            validated = load_config(resolve_config_path(config, project), overrides=overrides)
-    return validated, [str(w.message) for w in caught]
+
+def _refresh_views(wh: Warehouse, ctx: Context) -> Callable[[], None]:
+    """The build's after-commit step: the persistent latest_*/published_* analyst views."""
+    def refresh() -> None:
+        from .analyst import refresh_latest_views
+
+        refresh_latest_views(wh.con, ctx.project, ctx=ctx)
+    return refresh
 
 
 def run_ingest(metrics: str | Path, db: str | Path = DEFAULT_DB, wait: float = 0.0) -> IngestReport:
@@ -68,13 +69,10 @@ def run_ingest(metrics: str | Path, db: str | Path = DEFAULT_DB, wait: float = 0
 
 def run_build(db: str | Path = DEFAULT_DB, config: str | Path | dict | None = None, project_dir: str | Path | None = None,
               run: str | None = None, include_blocked: bool | None = None, wait: float = 0.0) -> BuildResult:
-    from .audits import run_audits
-
-    project = load_project(project_dir)
-    validated, _ = load_run_config(config, project, include_blocked)
+    ctx = Context.load(config, project_dir, include_blocked)
     with Warehouse(db, wait=wait) as wh:
         run_id = prepare_run(wh, run)
-        return build(wh, project, validated, run_id, audit=run_audits)
+        return build(wh, ctx, run_id, audit=run_audits, after_commit=_refresh_views(wh, ctx))
 
 
 def run_export(db: str | Path = DEFAULT_DB, out: str | Path = DEFAULT_OUT, run: str | None = None,
@@ -92,10 +90,8 @@ def plan(metrics: str | Path, config: str | Path | dict | None = None, db: str |
     Bad config, model errors and failing audits always raise. With `non_blocking`, missing or
     unusable metrics log one warning and return a result with fresh=False instead of raising.
     """
-    from .audits import run_audits
-
-    project = load_project(project_dir)
-    validated, config_warnings = load_run_config(config, project, include_blocked)
+    ctx = Context.load(config, project_dir, include_blocked)
+    config_warnings = ctx.warnings
     with Warehouse(db, wait=wait) as wh:
         try:
             report = ingest(wh, metrics)
@@ -109,8 +105,11 @@ def plan(metrics: str | Path, config: str | Path | dict | None = None, db: str |
                 message += f" (the plan on disk, {stale}, is stale: it is not from this run)"
             log.warning(message)
             return PlanResult(False, warnings=config_warnings + [message], stale_plan_path=stale)
-        built = build(wh, project, validated, report.run_id, audit=run_audits)
-        exported = export(wh, built.run_id, out, wait=wait)
+        # One context for the whole call: the build keeps the jobs' JSON for the export, and the
+        # export writes with the config in memory.
+        built = build(wh, ctx, report.run_id, audit=run_audits, after_commit=_refresh_views(wh, ctx),
+                      keep_job_json=True)
+        exported = export(wh, built.run_id, out, wait=wait, config=ctx.config, job_json=built.job_json)
     summary = exported.summary
     return PlanResult(
         True,

@@ -7,6 +7,8 @@ raw SQL: ``ref()``, ``source()``, ``ident()`` and macros.
 from __future__ import annotations
 
 import math
+import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -85,6 +87,51 @@ class RenderedModel:
     sources: list[str] = field(default_factory=list)
 
 
+VIEW_MARK = re.compile(r"^\s*--\s*materialized:\s*view\s*$", re.MULTILINE)
+
+
+def is_view_model(sql: str) -> bool:
+    """True for a model marked ``-- materialized: view``: computed when read, never stored per run."""
+    return VIEW_MARK.search(sql) is not None
+
+
+def view_models(rendered: Mapping[str, RenderedModel]) -> set[str]:
+    """The on-demand models of a project; another model may not ref() one (the build has no table for it)."""
+    views = {name for name, model in rendered.items() if is_view_model(model.sql)}
+    for model in rendered.values():
+        for ref in set(model.refs) & views:
+            raise ModelError(f"{model.path}: ref('{ref}') names a model marked '-- materialized: view', "
+                             f"which the build does not store; compute it from the models it reads instead")
+    return views
+
+
+def projection_of(model: RenderedModel) -> tuple[str, list[str]] | None:
+    """(model, columns) when `model` only selects plain columns of one other model, else None.
+
+    Such a view model needs no per-run rows of its own: the warehouse defines it as a view over the
+    model it reads, for every run at once (``run_id`` included).
+    """
+    if model.sources or len(set(model.refs)) != 1:
+        return None
+    try:
+        statement = sqlglot.parse_one(model.sql, read="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return None
+    if not isinstance(statement, exp.Select):
+        return None
+    args = {key.rstrip("_"): value for key, value in statement.args.items() if value}  # 'from_' in newer sqlglot
+    if not isinstance(args.get("from"), exp.From) or not isinstance(args["from"].this, exp.Table):
+        return None
+    if set(args) - {"expressions", "from", "order"}:
+        return None
+    columns = []
+    for item in statement.expressions:
+        if not isinstance(item, exp.Column) or item.table or isinstance(item.this, exp.Star):
+            return None
+        columns.append(item.name)
+    return model.refs[0], columns
+
+
 def default_resolver(kind: str, name: str) -> str:
     """Plain table names: used by `compile` and lineage."""
     return quote_identifier(name)
@@ -103,6 +150,9 @@ class Renderer:
         self.config = config
         self.env = _make_environment()
         self._macro_files = self._load_macro_files()
+        self._models: dict[str, tuple[RenderedModel, bool]] = {}  # name -> (placeholder rendering, checked)
+        self._cached_config = config  # the renderings above are for this config only
+        self._token = secrets.token_hex(6)
 
     def _load_macro_files(self) -> dict[str, tuple[Path, Any, list[str]]]:
         """template name -> (path, compiled template, macro names it defines)."""
@@ -192,11 +242,38 @@ class Renderer:
         return RenderedModel(name, path, sql.strip(), refs, sources)
 
     def render(self, name: str, resolver: RelationResolver = default_resolver, check: bool = True) -> RenderedModel:
-        paths = self.project.model_paths()
-        if name not in paths:
-            raise ModelError(f"unknown model {name!r}; models: {', '.join(paths) or '(none)'}")
-        path = paths[name]
-        return self.render_text(name, path.read_text(encoding="utf-8"), path, resolver, check=check)
+        """One model with `resolver` giving its relations.
+
+        A model is rendered (and parsed, when `check`) once per renderer with placeholder relations;
+        each call only puts `resolver`'s relations in, so the build, the audits and the analyst views
+        of one command share one rendering.
+        """
+        cached = self._models.get(name)
+        if cached is not None:
+            path = cached[0].path
+        else:
+            paths = self.project.model_paths()
+            if name not in paths:
+                raise ModelError(f"unknown model {name!r}; models: {', '.join(paths) or '(none)'}")
+            path = paths[name]
+        if self.config is not self._cached_config:
+            # The config was swapped (lineage renders with a recording stand-in): render afresh.
+            return self.render_text(name, path.read_text(encoding="utf-8"), path, resolver, check=check)
+        if cached is None or (check and not cached[1]):
+            model = self.render_text(name, path.read_text(encoding="utf-8"), path, self._placeholder, check=check)
+            cached = self._models[name] = (model, check)
+        return self._bind(cached[0], resolver)
+
+    def _placeholder(self, kind: str, name: str) -> str:
+        # A quoted identifier no model can contain: the token is random per renderer.
+        return quote_identifier(f"fw{self._token}:{kind}:{name}")
+
+    def _bind(self, model: RenderedModel, resolver: RelationResolver) -> RenderedModel:
+        sql = model.sql
+        for kind, names in (("ref", model.refs), ("source", model.sources)):
+            for name in dict.fromkeys(names):
+                sql = sql.replace(self._placeholder(kind, name), resolver(kind, name))
+        return RenderedModel(model.name, model.path, sql, list(model.refs), list(model.sources))
 
     def render_all(self, resolver: RelationResolver = default_resolver) -> dict[str, RenderedModel]:
         return {name: self.render(name, resolver) for name in self.project.model_paths()}

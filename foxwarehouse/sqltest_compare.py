@@ -24,6 +24,7 @@ from typing import Any, Iterable, Sequence
 import duckdb
 
 from .errors import FoxError
+from .formatting import format_value
 from .render import quote_identifier
 
 DEFAULT_TOLERANCE = 1e-9
@@ -37,27 +38,6 @@ class SqlTestError(FoxError):
 
 
 # --- values ---------------------------------------------------------------------------------
-
-def format_value(value: Any) -> str:
-    """A value as it appears in a diff: NULL, NaN, 'text', [list], {struct}."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
-    return str(value)
-
 
 @functools.lru_cache(maxsize=None)
 def duck_type(type_text: str) -> duckdb.DuckDBPyType:

@@ -6,6 +6,7 @@ queryable. Write connections are short: one command opens, works in transactions
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -16,10 +17,12 @@ from typing import Any, Iterator
 
 import duckdb
 
-from .errors import RunNotFound, WarehouseError
+from .engine import DuckDBEngine
+from .errors import FoxError, RunNotFound, WarehouseError
 from .faults import checkpoint
 
-SCHEMA_VERSION = 1
+# 2: master_plan is a view over training_jobs (version 1 stored a copy of it per run).
+SCHEMA_VERSION = 2
 
 SOURCE_TABLES: dict[str, str] = {
     "source_routing_candidates": """
@@ -102,6 +105,7 @@ class Warehouse:
         if read_only and not self.path.exists():
             raise WarehouseError(f"warehouse not found: {self.path} (run 'foxwarehouse plan' first)")
         self.con = self._connect(wait)
+        self.engine = DuckDBEngine(self.con)
         checkpoint("warehouse:opened")
         try:
             self.con.execute(f"SET memory_limit = '{_safe_setting(memory_limit())}'")
@@ -161,24 +165,51 @@ class Warehouse:
             row = self.con.execute("SELECT value FROM foxwarehouse_meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 self.con.execute("INSERT INTO foxwarehouse_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            elif int(row[0]) < SCHEMA_VERSION:
+                self._migrate_stored_master_plan()
+                self.con.execute("UPDATE foxwarehouse_meta SET value = ? WHERE key = 'schema_version'",
+                                 [str(SCHEMA_VERSION)])
             self.con.execute(RUNS_DDL)
             for table, columns in SOURCE_TABLES.items():
                 self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        self.schema_version = SCHEMA_VERSION
+
+    def _migrate_stored_master_plan(self) -> None:
+        """Version 1 -> 2: replace the stored master_plan copy by the view over training_jobs.
+
+        The table is dropped only when training_jobs holds every one of its rows (same run, job and
+        plan order), so no run's plan is lost; old runs read the same rows through the view.
+        """
+        kinds = dict(self.con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() AND table_name IN ('master_plan', 'training_jobs')").fetchall())
+        if kinds.get("master_plan") != "BASE TABLE":
+            return
+        columns = [r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() AND table_name = 'master_plan' ORDER BY ordinal_position").fetchall()]
+        have = {r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() AND table_name = 'training_jobs'").fetchall()}
+        missing = [c for c in columns if c not in have]
+        if kinds.get("training_jobs") != "BASE TABLE" or missing:
+            raise WarehouseError(f"cannot upgrade {self.path}: training_jobs lacks master_plan's columns "
+                                 f"{', '.join(missing) or '(no table)'}; open it with the foxwarehouse that wrote it")
+        lost = self.con.execute(
+            "SELECT run_id, count(*) FROM (SELECT run_id, job_id, plan_order FROM main.master_plan "
+            "EXCEPT ALL SELECT run_id, job_id, plan_order FROM main.training_jobs) GROUP BY run_id "
+            "ORDER BY run_id LIMIT 1").fetchone()
+        if lost is not None:
+            raise WarehouseError(f"cannot upgrade {self.path}: run {lost[0]} has {lost[1]} master_plan row(s) "
+                                 f"that training_jobs lacks; open it with the foxwarehouse that wrote it")
+        self.con.execute("DROP TABLE main.master_plan")
+        select = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+        self.con.execute(f"CREATE VIEW main.master_plan AS SELECT {select} FROM main.training_jobs")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.con.execute("BEGIN TRANSACTION")
-        checkpoint("txn:begin")
-        try:
-            yield self.con
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                self.con.execute("ROLLBACK")
-            raise
-        else:
-            checkpoint("txn:before-commit")
-            self.con.execute("COMMIT")
-            checkpoint("txn:after-commit")
+        with self.engine.transaction() as con:
+            yield con
 
     def close(self) -> None:
         checkpoint("warehouse:before-close")
@@ -242,6 +273,13 @@ class Warehouse:
         if not rows:
             raise RunNotFound(f"unknown run {ref!r}; see 'foxwarehouse runs'")
         raise RunNotFound(f"run prefix {ref!r} is ambiguous: {', '.join(r[0] for r in rows[:5])}")
+
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        """The validated config a run was built with, read back from runs.config (canonical JSON)."""
+        row = self.con.execute("SELECT config FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None or not row[0]:
+            raise FoxError(f"run {run_id} has no stored config (it was never built)")
+        return json.loads(row[0])
 
     def set_run(self, run_id: str, **fields: Any) -> None:
         assignments = ", ".join(f"{name} = ?" for name in fields)

@@ -28,7 +28,7 @@ STATE_DIR = ".foxwarehouse"                 # an output folder's bookkeeping (lo
 LEGACY_EXPORTS_DIR = ".foxwarehouse-exports"  # the export store of older versions
 FOLDER_MANIFEST = ".foxwarehouse-manifest.json"
 
-# SPEC §2a columns in order, with the Arrow type each is written as.
+# The columns of a routing-candidates file in order, with the Arrow type each is written as.
 CANDIDATE_TYPES: dict[str, pa.DataType] = {
     "target": pa.string(),
     "symbol": pa.string(),
@@ -50,7 +50,7 @@ CANDIDATE_TYPES: dict[str, pa.DataType] = {
     "std_tau": pa.float64(),
     "n_snapshots": pa.int64(),
 }
-# SPEC §2b files.
+# The files of a raw-metrics directory.
 FEATURE_SELECTION_TYPES: dict[str, pa.DataType] = {
     name: CANDIDATE_TYPES[name]
     for name in ("target", "symbol", "score", "score_ci_low", "score_ci_high", "sample_size", "task_type",
@@ -146,14 +146,14 @@ def write_table(path: Path, rows: Sequence[Mapping[str, Any]], types: Mapping[st
 
 
 def write_candidates(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> Path:
-    """A SPEC §2a routing-candidates file (parquet or CSV by suffix)."""
+    """A routing-candidates file (parquet or CSV by suffix)."""
     return write_table(path, rows, CANDIDATE_TYPES, columns)
 
 
 def write_raw_metrics(folder: Path, feature_selection: Sequence[Mapping[str, Any]],
                       snapshots: Sequence[Mapping[str, Any]] | None = None,
                       leakage: Sequence[Mapping[str, Any]] | None = None, fmt: str = "parquet") -> Path:
-    """A SPEC §2b metrics directory."""
+    """A raw-metrics directory: feature_selection, and stability_snapshots / leakage when given."""
     folder = Path(folder)
     write_table(folder / f"feature_selection.{fmt}", feature_selection, FEATURE_SELECTION_TYPES)
     if snapshots is not None:

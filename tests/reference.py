@@ -1,9 +1,10 @@
-"""An independent, plain-Python reading of SPEC §2a (row normalisation), §3 (threshold shapes),
-§4 (routing) and §5 (jobs), written from the SPEC text only. The property test checks that the SQL
-pipeline agrees with it exactly.
+"""An independent, plain-Python reading of the routing contract: what a candidate row means (row
+normalisation), the config's threshold shapes, the routing rules and the job expansion, written
+from the rules as docs/ROUTING.md states them, without looking at the SQL. The property test
+checks that the SQL pipeline agrees with it exactly.
 
-Input: candidate rows as written to a 2a file (dicts; a missing key is null) and the raw config
-mapping as written to YAML (defaults of SPEC §3 apply to absent keys).
+Input: candidate rows as written to a routing-candidates file (dicts; a missing key is null) and
+the raw config mapping as written to YAML (the config defaults apply to absent keys).
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ class Config:
         self.include_blocked = _get(tp, "include_blocked", False) or self.include_blocked_flag
 
 
-# --- SPEC §2a: what a row means ---------------------------------------------------------------
+# --- candidate rows: what a row means --------------------------------------------------------
 
 # Unicode's White_Space characters: what surrounds a name without being part of it.
 WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
@@ -158,7 +159,7 @@ def _nan_null(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
-# --- SPEC §4 ------------------------------------------------------------------------------------
+# --- routing -------------------------------------------------------------------------------------
 
 def classify_stability(row: Row, sc: Mapping[str, Any]) -> str:
     if row.stability != "UNKNOWN":
@@ -316,7 +317,7 @@ def route(rows: Sequence[Row], cfg: Config) -> Routing:
     return out
 
 
-# --- SPEC §5 ------------------------------------------------------------------------------------
+# --- jobs ----------------------------------------------------------------------------------------
 
 class DuplicateJobId(Exception):
     pass

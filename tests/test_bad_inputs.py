@@ -174,7 +174,7 @@ def check_foxml_keys(o: Outcome, base: Baseline) -> None:
 COL, ROW = "column", "row"
 
 EXPECTATIONS: dict[str, Expect] = {
-    # SPEC §2: missing required columns
+    # missing required columns
     "c_missing_target.csv": reject("missing required column", "missing required column", "target"),
     "c_missing_score.parquet": reject("missing required column", "missing required column", "score"),
     "c_missing_sample_size.csv": reject("missing required column", "missing required column", "sample_size"),
@@ -231,7 +231,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "c_sample_size_as_double.parquet": accept("integer stored as double", same_plan_as_good_rows),
     "c_stability_metrics_struct.parquet": accept("struct column", check_struct_metrics),
     "c_one_mb_target.parquet": accept("1 MB target name", check_one_mb_target),
-    # SPEC §2b raw metrics directories
+    # raw metrics directories
     "raw_no_feature_selection": reject("raw metrics directory", "no metrics found", "feature_selection"),
     "raw_no_metrics": reject("raw metrics directory", "no metrics found"),
     "raw_both_formats": reject("raw metrics directory", "feature_selection.parquet", "feature_selection.csv", "keep one"),
@@ -244,7 +244,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "raw_truncated_snapshots": reject("unreadable or truncated file", "stability_snapshots.parquet", "cannot be read as PARQUET"),
     "raw_empty_optional_files": accept("zero rows", check_raw_accepted),
     "raw_mixed_case_and_nan": accept("mixed-case enums", check_raw_mixed_case),
-    # SPEC §3 configs (planned with good metrics)
+    # routing configs (planned with good metrics)
     "config_invalid_yaml.yaml": reject("config: invalid YAML", "not valid YAML", "line 6"),
     "config_not_utf8.yaml": reject("config: unreadable", "cannot be read"),
     "config_not_a_mapping.yaml": reject("config: wrong type", "must be a mapping"),

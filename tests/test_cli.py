@@ -1,5 +1,5 @@
-"""SPEC §7 and §2: the command line (compile, the three steps of plan, runs, usage errors) and the
-two input shapes: the 2a routing-candidates file and the 2b raw-metrics directory give the same jobs."""
+"""The command line (compile, the three steps of plan, runs, usage errors) and the two input
+shapes: the routing-candidates file and the raw-metrics directory give the same jobs."""
 from __future__ import annotations
 
 import statistics
@@ -134,7 +134,7 @@ def test_csv_and_parquet_inputs_give_the_same_jobs(tmp_path):
     assert from_csv.routing["targets"] == from_parquet.routing["targets"]
 
 
-# --- 2a file vs 2b directory ---------------------------------------------------------------------
+# --- candidates file vs raw-metrics directory ---------------------------------------------------
 
 def example_paths(tmp_path: Path) -> tuple[Path, Path]:
     """The bundled example metrics in both shapes (examples/), or a small hand-made pair."""
@@ -182,7 +182,7 @@ LEAKAGE = [
 
 
 def aggregated_2a() -> list[dict[str, Any]]:
-    """The 2a rows the 2b metrics above stand for (SPEC §2b), computed here by hand."""
+    """The candidate rows the raw metrics above stand for, computed here by hand."""
     rows = []
     leak = {r["symbol"]: r for r in LEAKAGE}
     for fs in FS:

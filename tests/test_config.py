@@ -1,4 +1,4 @@
-"""SPEC §3: the routing config. Invalid config (wrong type, missing required key, bad enum, fraction
+"""The routing config. Invalid config (wrong type, missing required key, bad enum, fraction
 outside [0, 1], unknown key) is exit code 2 with the key's dotted path in the message; FoxML-only
 keys are accepted with a warning; config_hash is the sha256 of the canonical validated config."""
 from __future__ import annotations

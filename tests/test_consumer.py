@@ -1,4 +1,4 @@
-"""Trainer-side consumer API (SPEC §8) and the master plan schema validator."""
+"""Trainer-side consumer API (`foxwarehouse.consumer`) and the master plan schema validator."""
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,4 @@
-"""`foxwarehouse diff` (issue 4): job, decision and config differences between two plans."""
+"""`foxwarehouse diff` (docs/DIFF.md): job, decision and config differences between two plans."""
 from __future__ import annotations
 
 import json

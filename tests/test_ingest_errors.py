@@ -1,4 +1,4 @@
-"""SPEC §2 "Bad input": every class of input error stops `plan` with exit code 2 and one message
+"""Bad input: every class of input error stops `plan` with exit code 2 and one message
 that names the file, the column and the offending rows (at most 5), with no traceback. Nothing of
 that ingest is kept: the earlier run in the same warehouse is untouched and the export folder of
 the earlier run is byte-identical (no export file written or half-written).
@@ -199,7 +199,7 @@ def test_at_most_five_offending_rows_are_shown(earlier):
     assert rows_named(message) == [1, 2, 3, 4, 5]
 
 
-# --- shape 2b ------------------------------------------------------------------------------------
+# --- raw metrics --------------------------------------------------------------------------------
 
 def test_a_bad_raw_metrics_file_is_named(earlier):
     folder = earlier.root / "raw_bad"

@@ -1,4 +1,4 @@
-"""SPEC §5: how decisions expand into training jobs: CS jobs, symbol jobs, blocked jobs, model
+"""How decisions expand into training jobs: CS jobs, symbol jobs, blocked jobs, model
 families, estimated samples, plan order, duplicate job ids and the summary block.
 
 Scores are read against SIMPLE_CONFIG (tests/helpers.py): min 0.50, strong 0.70, experimental

@@ -1,4 +1,4 @@
-"""SPEC §6: the files an export writes, their shapes, the YAML/Markdown mirrors, strict JSON,
+"""The files an export writes, their shapes, the YAML/Markdown mirrors, strict JSON,
 derived views with hostile names, the CSV fallback without pyarrow, and determinism."""
 from __future__ import annotations
 

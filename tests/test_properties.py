@@ -11,8 +11,8 @@ on disk:
 - monotonicity: raising one row's score never lowers that row's signal state
   (DISALLOWED < EXPERIMENTAL < WEAK_BUT_OK < STRONG), and never takes an experimental route away.
 
-Why monotonicity holds under SPEC §4: with everything but the score fixed, rules 1-3 do not depend
-on the score (a missing score stays missing only if it was missing), and the conditions of rules
+Why monotonicity holds under the signal-state rules (docs/ROUTING.md): with everything but the
+score fixed, rules 1-3 do not depend on the score (a missing score stays missing only if it was missing), and the conditions of rules
 4, 5 and 6 are each of the form "score >= t and <score-independent condition>", so the set of rules
 that apply can only grow as the score rises; the first applicable rule can only move up the list,
 and the states of rules 4..7 are in decreasing order. The experimental cap ranks by score, so a
@@ -183,7 +183,16 @@ def finite(score: Any) -> float | None:
 
 # --- properties --------------------------------------------------------------------------------------
 
-@settings(max_examples=45, **SETTINGS)
+# Each property runs a few examples in the default run and its full count in the slow sweep
+# (the `_full` twins below, run by .ci/run with -m slow).
+QUICK = 0.3
+
+
+def quick(n: int) -> int:
+    return max(3, int(n * QUICK))
+
+
+@settings(max_examples=quick(45), **SETTINGS)
 @given(rows=candidates(), config=configs)
 def test_plan_invariants(rows: list[dict[str, Any]], config: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -259,10 +268,13 @@ def test_plan_invariants(rows: list[dict[str, Any]], config: dict[str, Any]) -> 
     record("properties", "invariants", "held", targets=len(targets), jobs=len(jobs))
 
 
-@settings(max_examples=15, **SETTINGS)
-@given(rows=candidates(), config=configs.map(lambda c: {
+DETERMINISM_CONFIGS = configs.map(lambda c: {
     **c, "routing": {**c["routing"], "dump_plan_as": ["JSON", "YAML", "MARKDOWN"]},
-    "training_plan": {**c["training_plan"], "derived_views": True}}))
+    "training_plan": {**c["training_plan"], "derived_views": True}})
+
+
+@settings(max_examples=quick(15), **SETTINGS)
+@given(rows=candidates(), config=DETERMINISM_CONFIGS)
 def test_determinism(rows: list[dict[str, Any]], config: dict[str, Any]) -> None:
     """The same inputs and config, planned twice into one warehouse: the same files, byte for byte
     (run_id and generated_at aside)."""
@@ -303,7 +315,7 @@ def raise_case(original: list[dict[str, Any]], index: int, deltas: list[float], 
     return rows + list(others), suffix, original[index]["symbol"], deltas
 
 
-# The corner the SPEC reading has to get right: a DRIFTING symbol row in the experimental lane whose
+# The corner a reading of the rules has to get right: a DRIFTING symbol row in the experimental lane whose
 # score rises past min_score and strong_score stays EXPERIMENTAL (DRIFTING is not in the symbol
 # allowlist, and rule 6 comes before the STABILITY_NOT_ALLOWED fallback), never DISALLOWED.
 CORNER_CONFIG = {
@@ -325,8 +337,11 @@ def _state(routing: dict[str, Any], target: str, symbol: str | None) -> tuple[st
     return decision["local_state"], decision["route"]
 
 
-@settings(max_examples=40, **SETTINGS)
-@given(case=raised_pair(), config=st.one_of(live_configs, live_configs, live_configs, configs))
+MONOTONICITY_CONFIGS = st.one_of(live_configs, live_configs, live_configs, configs)
+
+
+@settings(max_examples=quick(40), **SETTINGS)
+@given(case=raised_pair(), config=MONOTONICITY_CONFIGS)
 @example(case=raise_case(CORNER_ROWS, 0, list(RAISES), "_5m"), config=CORNER_CONFIG)
 @example(case=raise_case(CORNER_ROWS, 2, list(RAISES), "_5m"), config=CORNER_CONFIG)
 def test_raising_a_score_never_lowers_its_signal_state(case: tuple, config: dict[str, Any]) -> None:
@@ -350,3 +365,26 @@ def test_raising_a_score_never_lowers_its_signal_state(case: tuple, config: dict
             "ROUTE_EXPERIMENTAL_ONLY" if score >= 0.45 else "ROUTE_BLOCKED" for score in scores], chain
     record("properties", "monotonicity", "held", side="cs" if symbol is None else "symbol",
            change=" -> ".join(dict.fromkeys(states)), raises=len(deltas))
+
+
+# --- the full example counts (slow sweep) ----------------------------------------------------------
+
+@pytest.mark.slow
+@settings(max_examples=45, **SETTINGS)
+@given(rows=candidates(), config=configs)
+def test_plan_invariants_full(rows: list[dict[str, Any]], config: dict[str, Any]) -> None:
+    test_plan_invariants.hypothesis.inner_test(rows, config)
+
+
+@pytest.mark.slow
+@settings(max_examples=15, **SETTINGS)
+@given(rows=candidates(), config=DETERMINISM_CONFIGS)
+def test_determinism_full(rows: list[dict[str, Any]], config: dict[str, Any]) -> None:
+    test_determinism.hypothesis.inner_test(rows, config)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, **SETTINGS)
+@given(case=raised_pair(), config=MONOTONICITY_CONFIGS)
+def test_raising_a_score_never_lowers_its_signal_state_full(case: tuple, config: dict[str, Any]) -> None:
+    test_raising_a_score_never_lowers_its_signal_state.hypothesis.inner_test(case, config)

@@ -1,5 +1,5 @@
 """Property: for random candidate sets and random valid configs, the SQL pipeline's decisions and
-jobs equal those of the plain-Python reading of the SPEC in tests/reference.py, exactly."""
+jobs equal those of the plain-Python reading of the routing rules in tests/reference.py, exactly."""
 from __future__ import annotations
 
 import math
@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
@@ -176,7 +177,7 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]], bo
 
 
 def _expected_codes(d: ref.Decision) -> list[str | None]:
-    """The reason codes the SPEC names, per side; None where the SPEC leaves the name open."""
+    """The reason codes the routing rules name, per side; None where the rules leave the code open."""
     def code(signal: ref.Signal) -> str | None:
         return signal.code if signal.code in ref.DISALLOW_CODES else None
     return [code(d.cs), code(d.local)] + (["EXPERIMENTAL_CAP"] if d.capped else [])
@@ -191,9 +192,15 @@ def _check_codes(actual: list[str], expected: list[str | None], where: str) -> N
             assert got == want, (where, actual, expected)
 
 
-@settings(max_examples=int(os.environ.get("FOXWAREHOUSE_PROPERTY_EXAMPLES", "50")), deadline=None,
-          phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# A quick pass in the default run; the full count (FOXWAREHOUSE_PROPERTY_EXAMPLES, default 50) in the
+# slow sweep's `_full` twin below.
+FULL_EXAMPLES = int(os.environ.get("FOXWAREHOUSE_PROPERTY_EXAMPLES", "50"))
+AGREEMENT_SETTINGS: dict[str, Any] = dict(
+    deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@settings(max_examples=max(3, FULL_EXAMPLES // 4), **AGREEMENT_SETTINGS)
 @given(scenarios())
 def test_pipeline_agrees_with_the_reference(scenario: tuple[dict[str, Any], list[dict[str, Any]], bool, str]) -> None:
     config, raw_rows, flag, fmt = scenario
@@ -232,7 +239,7 @@ def test_pipeline_agrees_with_the_reference(scenario: tuple[dict[str, Any], list
         assert yaml.safe_load((out / "training_plan" / "training_plan.yaml").read_text(encoding="utf-8")) == master
         assert yaml.safe_load((out / "routing_plan" / "routing_plan.yaml").read_text(encoding="utf-8")) == routing_plan
 
-    # Decisions: every target's CS state, every pair's route and states, the SPEC's reason codes.
+    # Decisions: every target's CS state, every pair's route and states, the rules' reason codes.
     assert sorted(routing_plan["targets"]) == sorted(routing.cs)
     for target, cs in routing.cs.items():
         got = routing_plan["targets"][target]["cross_sectional"]
@@ -247,7 +254,7 @@ def test_pipeline_agrees_with_the_reference(scenario: tuple[dict[str, Any], list
         assert (got["route"], got["cs_state"], got["local_state"]) == (d.route, d.cs.state, d.local.state), (key, got, d)
         _check_codes(got["reason_codes"], _expected_codes(d), f"{key}")
 
-    # Jobs: every field the SPEC defines, in plan order; and the summary block.
+    # Jobs: every field a job has, in plan order; and the summary block.
     actual_jobs = [
         {k: job[k] for k in ("job_id", "target", "symbol", "route", "training_type", "model_families", "priority",
                              "estimated_samples")} | {"needs_cs_ensemble": job["metadata"]["needs_cs_ensemble"]}
@@ -256,3 +263,10 @@ def test_pipeline_agrees_with_the_reference(scenario: tuple[dict[str, Any], list
     assert actual_jobs == expected_jobs
     assert master["summary"] == expected_summary
     assert master["metadata"]["total_jobs"] == len(expected_jobs)
+
+
+@pytest.mark.slow
+@settings(max_examples=FULL_EXAMPLES, **AGREEMENT_SETTINGS)
+@given(scenarios())
+def test_pipeline_agrees_with_the_reference_full(scenario: tuple[dict[str, Any], list[dict[str, Any]], bool, str]) -> None:
+    test_pipeline_agrees_with_the_reference.hypothesis.inner_test(scenario)

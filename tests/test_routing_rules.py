@@ -1,5 +1,6 @@
-"""SPEC §4, rule by rule: stability classification, thresholds (task class, horizon tier), the
-signal state of each side, the route of each pair, dev mode and the experimental cap.
+"""The routing rules of docs/ROUTING.md, rule by rule: stability classification, thresholds (task
+class, horizon tier), the signal state of each side, the route of each pair, dev mode and the
+experimental cap.
 
 Every test plans real metrics with `foxwarehouse plan` and reads routing_plan.json. Unless a test
 says otherwise the config is SIMPLE_CONFIG (tests/helpers.py): on both sides min_score 0.50 and
@@ -533,7 +534,7 @@ FIVE_DEFAULT = case("cap_default", *experimental_rows(FIVE))
 
 @pytest.mark.parametrize("fraction, n, kept", [(0.57, 100, 57), (0.29, 100, 29)])
 def test_experimental_cap_uses_the_fraction_as_written(shared_plan, fraction, n, kept):
-    # In binary floating point 0.57 x 100 = 56.99999999999999; the SPEC's floor(0.57 x 100) is 57.
+    # In binary floating point 0.57 x 100 = 56.99999999999999; the cap as written, floor(0.57 x 100), is 57.
     scores = {f"S{i:03d}": 0.3 + i / 1000 for i in range(n)}
     plan = shared_plan(f"cap_{fraction}", experimental_rows(scores), cap_config(fraction))
     assert plan.summary["by_route"].get("ROUTE_EXPERIMENTAL_ONLY", 0) == kept
@@ -545,7 +546,7 @@ def test_experimental_cap_does_not_touch_other_routes(shared_plan):
     assert {plan.route(T, s) for s in FIVE} == {"ROUTE_BLOCKED"}
 
 
-# --- which rows are CS rows, symbol rows or skipped (SPEC §2a) ---------------------------------
+# --- which rows are CS rows, symbol rows or skipped ---------------------------------------
 
 CS_SPELLINGS = {"null": None, "empty": "", "agg": "__AGG__"}
 for _name, _symbol in CS_SPELLINGS.items():

@@ -61,7 +61,7 @@ def test_prune_keeps_the_newest_n_and_removes_rows_from_every_run_table(fw):
     ids = [p.master["metadata"]["run_id"] for p in plans]
     before = run_tables(fw.db)
     assert before["training_jobs"] == set(ids)
-    assert {"runs", "source_routing_candidates", "routing_decisions", "master_plan"} <= set(before)
+    assert {"runs", "source_routing_candidates", "routing_decisions", "training_jobs"} <= set(before)
 
     result = fw.cli("runs", "--db", fw.db, "--prune", "--keep", "2")
     assert result.code == 0, result
@@ -72,6 +72,12 @@ def test_prune_keeps_the_newest_n_and_removes_rows_from_every_run_table(fw):
         assert held <= set(ids[2:]), (table, held)
     assert after["runs"] == after["training_jobs"] == set(ids[2:])
     assert [r["run_id"] for r in list_runs(fw.db)] == ids[2:]
+    # master_plan is a view over training_jobs: it survives the prune and holds the kept runs only
+    con = duckdb.connect(str(fw.db), read_only=True)
+    try:
+        assert {r[0] for r in con.execute("SELECT DISTINCT run_id FROM master_plan").fetchall()} == set(ids[2:])
+    finally:
+        con.close()
     # the kept runs still diff and export; latest~1 is now the older kept run
     d = fw.cli("diff", "latest~1", "latest", "--db", fw.db, "--exit-code")
     assert d.code == 0, d

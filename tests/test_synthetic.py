@@ -1,5 +1,5 @@
 """Seeded synthetic metrics (foxwarehouse.synthetic): determinism, row counts, and agreement
-between the two input shapes (SPEC §2a and §2b)."""
+between the two input shapes (routing-candidates file and raw-metrics directory)."""
 from __future__ import annotations
 
 import json
@@ -43,7 +43,7 @@ def _rows(sql: str) -> list[tuple]:
 
 
 def _aggregate_sql(paths: dict[str, Path]) -> str:
-    """The 2b -> 2a aggregation done independently, with DuckDB aggregates (std in snapshot order,
+    """The raw-metrics -> candidates aggregation done independently, with DuckDB aggregates (std in snapshot order,
     which makes the parallel aggregation deterministic)."""
     fs, snaps, leak = (_reader(paths[n]) for n in RAW)
     return f"""
@@ -206,7 +206,7 @@ def test_small_example_has_the_designed_mix(small: tuple[Path, dict]) -> None:
     assert targets == sorted(b[0] for b in BASE_TARGETS[:5])
     assert {r[0] for r in _rows(f"SELECT DISTINCT task_type FROM {cand}")} == {
         "REGRESSION", "BINARY_CLASSIFICATION", "MULTICLASS_CLASSIFICATION", None}
-    # every horizon tier, through the SPEC's regexes
+    # every horizon tier, through the horizon regexes of the thresholds
     tiers = set()
     for t in targets:
         minutes = None

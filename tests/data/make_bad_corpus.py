@@ -5,9 +5,9 @@
 Every entry of tests/data/bad/ is one case of tests/test_bad_inputs.py, which holds the expected
 outcome of each (exit 2 with the words the message must contain, or accepted plus a check):
 
-- ``c_*``      a routing-candidates file (SPEC §2a) given as --metrics
-- ``raw_*/``   a raw-metrics directory (SPEC §2b) given as --metrics
-- ``config_*`` a routing config (SPEC §3) given as --config, with good metrics
+- ``c_*``      a routing-candidates file given as --metrics
+- ``raw_*/``   a raw-metrics directory given as --metrics
+- ``config_*`` a routing config given as --config, with good metrics
 
 CSV files are written byte by byte (so BOMs, CRLF, bad bytes and bad quoting are exactly as named);
 parquet files with pyarrow and explicit schemas.
@@ -100,7 +100,7 @@ def without(column: str) -> tuple[list[str], list[list[Any]]]:
     return [h for h in HEADER if h != column], [[v for j, v in enumerate(r) if j != i] for r in GOOD_ROWS]
 
 
-# --- candidates files (SPEC §2a) ---------------------------------------------------------------
+# --- candidates files --------------------------------------------------------------------------
 
 def make_candidates(out: Path) -> None:
     # Missing required columns.
@@ -224,7 +224,7 @@ def make_candidates(out: Path) -> None:
     write_parquet(out, "c_one_mb_target.parquet", cols, compression="zstd", use_dictionary=True)
 
 
-# --- raw metrics directories (SPEC §2b) --------------------------------------------------------
+# --- raw metrics directories -------------------------------------------------------------------
 
 FS_HEADER = ["target", "symbol", "score", "sample_size", "task_type"]
 FS_ROWS = [[r[0], r[1], r[2], r[3], r[6]] for r in GOOD_ROWS]
@@ -283,7 +283,7 @@ def make_raw(out: Path) -> None:
     write_csv(out, d + "leakage.csv", LEAK_HEADER, [["ret_5m", "AAA", " safe", "FALSE"], ["ret_1d", "AAA", "Blocked", "TRUE"]])
 
 
-# --- configs (SPEC §3) -------------------------------------------------------------------------
+# --- configs -------------------------------------------------------------------------------
 
 BASE_CONFIG = """\
 routing:

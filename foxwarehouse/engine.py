@@ -1,0 +1,62 @@
+"""The SQL engine seam: the few operations build, audits and export run on the warehouse's engine.
+
+Today the only engine is DuckDB. Models are rendered SQL and the CLI never sees the engine, so a
+second engine (Spark, say) is a second class with these methods, chosen where the warehouse opens.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Sequence
+
+import duckdb
+
+from .faults import checkpoint
+
+Params = Sequence[Any] | None
+
+
+class DuckDBEngine:
+    """A DuckDB connection seen as an engine: execute, fetch, create-table-as, transaction."""
+
+    name = "duckdb"
+    Error = duckdb.Error  # what a failing statement raises, for callers that turn it into a FoxError
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def execute(self, sql: str, params: Params = None) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+
+    def fetchone(self, sql: str, params: Params = None) -> tuple[Any, ...] | None:
+        return self.execute(sql, params).fetchone()
+
+    def fetchall(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        return self.execute(sql, params).fetchall()
+
+    def describe(self, select: str) -> list[tuple[str, str]]:
+        """(column, type) of a SELECT, without running it."""
+        return [(row[0], row[1]) for row in self.fetchall(f"DESCRIBE SELECT * FROM ({select})")]
+
+    def create_table_as(self, relation: str, select: str, params: Params = None, temporary: bool = False,
+                        replace: bool = False) -> None:
+        kind = ("OR REPLACE " if replace else "") + ("TEMP TABLE" if temporary else "TABLE")
+        self.execute(f"CREATE {kind} {relation} AS {select}", params)
+
+    def current_catalog(self) -> str:
+        return str(self.fetchall("SELECT current_database()")[0][0])
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """BEGIN ... COMMIT; any exception rolls back and propagates."""
+        self.con.execute("BEGIN TRANSACTION")
+        checkpoint("txn:begin")
+        try:
+            yield self.con
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise
+        else:
+            checkpoint("txn:before-commit")
+            self.con.execute("COMMIT")
+            checkpoint("txn:after-commit")
