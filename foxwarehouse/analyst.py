@@ -14,23 +14,19 @@ and the ``latest_decision_trace`` view for the latest run.
 """
 from __future__ import annotations
 
-import base64
 import csv
-import datetime as _dt
-import decimal
 import io
 import itertools
 import json
-import math
 import re
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import duckdb
 
 from . import options
-from .errors import FoxError, ModelError, WarehouseError
+from .errors import FoxError, ModelError, QueryError, UsageError, WarehouseError, duckdb_detail
+from .formatting import cell_text, text_table, to_json_value
 from .project import Project, load_project
 from .render import RenderedModel, Renderer, is_view_model, quote_identifier, sql_literal, view_models
 from .warehouse import Warehouse
@@ -69,7 +65,7 @@ def run_config(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     """The validated config a run was built with (stored as canonical JSON in runs.config)."""
     row = con.execute("SELECT config FROM runs WHERE run_id = ?", [run_id]).fetchall()
     if not row or not row[0][0]:
-        raise FoxError(f"run {run_id} has no stored config (it was never built)")
+        raise QueryError(f"run {run_id} has no stored config (it was never built)")
     return json.loads(row[0][0])
 
 
@@ -99,7 +95,7 @@ class _RunRenderers:
 
 def _render_on(renderer: Renderer, model: str, resolver) -> RenderedModel:
     if model not in renderer.project.model_paths():
-        raise FoxError(f"the project has no model {model!r} (sql/{model}.sql)")
+        raise QueryError(f"the project has no model {model!r} (sql/{model}.sql)", model=model)
     return renderer.render(model, resolver)
 
 
@@ -124,7 +120,7 @@ def trace_relation(con: duckdb.DuckDBPyConnection, run_id: str, target: str | No
     try:
         return con.sql(rendered.sql)
     except duckdb.Error as exc:
-        raise FoxError(f"cannot compute {model} for run {run_id}: {str(exc).splitlines()[0]}") from None
+        raise QueryError(f"cannot compute {model} for run {run_id}: {duckdb_detail(exc)}", model=model) from None
 
 FORMATS = ("table", "csv", "json")
 
@@ -287,7 +283,7 @@ class AnalystWarehouse:
         try:
             return self.con.sql(query, params=params)
         except duckdb.Error as exc:
-            raise FoxError(f"query failed: {str(exc).strip()}") from None
+            raise QueryError(f"query failed: {str(exc).strip()}") from None
 
     def tables(self) -> list[str]:
         return sorted(_base_tables(self.con))
@@ -306,7 +302,7 @@ class AnalystWarehouse:
     def table(self, model: str, run: str | None = "latest") -> duckdb.DuckDBPyRelation:
         """A model table's rows for one run (run_id kept)."""
         if model not in _base_tables(self.con):
-            raise FoxError(f"the warehouse has no table {model!r}; tables: {', '.join(self.tables())}")
+            raise QueryError(f"the warehouse has no table {model!r}; tables: {', '.join(self.tables())}", model=model)
         return self.sql(f"SELECT * FROM main.{quote_identifier(model)} WHERE run_id = ?", params=[self.run_id(run)])
 
     def _filtered(self, model: str, run: str | None, order: str, **filters: Any) -> duckdb.DuckDBPyRelation:
@@ -369,9 +365,9 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     try:
         statements = con.extract_statements(sql)
     except (duckdb.Error, ValueError) as exc:
-        raise FoxError(f"query failed: {str(exc).strip().splitlines()[0]}") from None
+        raise QueryError(f"query failed: {duckdb_detail(exc)}") from None
     if not statements:
-        raise FoxError("query: no statement to run (the SQL is empty or only comments)")
+        raise QueryError("query: no statement to run (the SQL is empty or only comments)")
     for statement in statements:
         kind = statement.type
         if kind == duckdb.StatementType.EXPLAIN:
@@ -387,8 +383,8 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         elif kind in _READ_STATEMENTS:
             continue
         first = " ".join(statement.query.split())[:60]
-        raise FoxError(f"query is read-only and runs read statements only (SELECT, WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, "
-                       f"EXPLAIN); refused a {kind.name} statement: {first}")
+        raise QueryError(f"query is read-only and runs read statements only (SELECT, WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, "
+                         f"EXPLAIN); refused a {kind.name} statement: {first}")
 
 
 def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = None
@@ -398,9 +394,9 @@ def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = N
     Only read statements run (see ``check_read_only``); every statement is checked before any runs.
     """
     if limit is not None and limit < 0:
-        raise FoxError("--limit must be >= 0")
+        raise UsageError("--limit must be >= 0")
     if not sql.strip():
-        raise FoxError("query: no statement to run (the SQL is empty)")
+        raise QueryError("query: no statement to run (the SQL is empty)")
     with AnalystWarehouse(db, wait=wait) as aw:
         check_read_only(aw.con, sql)
         try:
@@ -408,54 +404,14 @@ def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = N
         except duckdb.Error as exc:
             text = str(exc).strip()
             if "read-only" in text.lower() or "read only" in text.lower():
-                raise FoxError(f"query: the warehouse is opened read-only; {text.splitlines()[0]}") from None
-            raise FoxError(f"query failed: {text}") from None
+                raise QueryError(f"query: the warehouse is opened read-only; {duckdb_detail(exc)}") from None
+            raise QueryError(f"query failed: {text}") from None
         if cur.description is None:
             return [], [], []
         names = [d[0] for d in cur.description]
         types = [str(d[1]) for d in cur.description]
         rows = cur.fetchmany(limit) if limit is not None else cur.fetchall()
     return names, types, rows
-
-
-def to_json_value(value: Any) -> Any:
-    """A Python value from DuckDB as strict JSON data (NaN and infinities become null)."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
-            return None
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, _dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, dict):
-        return {str(k): to_json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_json_value(v) for v in value]
-    return str(value)
-
-
-def cell_text(value: Any) -> str:
-    """A value as text for table and csv output: lists, structs and maps as compact JSON."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(to_json_value(value), ensure_ascii=False, separators=(", ", ": "))
-    return str(to_json_value(value))
 
 
 def format_table(names: Sequence[str], types: Sequence[str], rows: Iterable[tuple]) -> str:
@@ -467,14 +423,7 @@ def format_table(names: Sequence[str], types: Sequence[str], rows: Iterable[tupl
         "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
         "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "NUMBER"} for t in types]
     cells = [[cell_text(v).replace("\n", "\\n") for v in row] for row in rows]
-    widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(names)]
-
-    def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
-        return " | ".join(parts).rstrip()
-
-    out = [line(list(names)), "-+-".join("-" * w for w in widths)]
-    out += [line(r) for r in cells]
+    out = text_table(names, cells, right=numeric)
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)
 
@@ -501,13 +450,13 @@ def format_result(names: Sequence[str], types: Sequence[str], rows: Sequence[tup
         return format_csv(names, rows).rstrip("\n")
     if fmt == "json":
         return format_json(names, rows)
-    raise FoxError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
 def query(db: str | Path, sql: str, fmt: str = "table", wait: float = 0.0, limit: int | None = None) -> str:
     """The text `foxwarehouse query` prints."""
     if fmt not in FORMATS:
-        raise FoxError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     names, types, rows = run_query(db, sql, wait=wait, limit=limit)
     return format_result(names, types, rows, fmt)
 

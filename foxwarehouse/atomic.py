@@ -1,24 +1,53 @@
 """The atomic single-file writer: a temp file in the same folder, renamed into place.
 
-A reader of the path sees the previous content or the new one, never a partial file. Publishing a
-whole export (folders, the lock, user files) is foxwarehouse/publish.py.
+A reader of the path sees the previous content or the new one, never a partial file. Every file
+the package writes goes through here: :func:`atomic_stream` for a file written piece by piece,
+:func:`write_text_atomic` / :func:`write_json_atomic` for a whole text, :func:`copy_file_atomic`
+for a copy, and :func:`rename_into_place` for a complete file made elsewhere (a staged export file,
+a compacted warehouse). Publishing a whole export (folders, the lock, user files) is
+foxwarehouse/publish.py.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any, Iterator
+
+from .faults import checkpoint
+
+# mkstemp makes 0600; plan files must be readable by the trainer's user.
+FILE_MODE = 0o644
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a file through a temp file in the same folder and rename it into place."""
+@contextmanager
+def atomic_stream(path: Path, *, fsync: bool = False, binary: bool = False,
+                  before_rename: str | None = None) -> Iterator[IO[Any]]:
+    """A file handle on a temp file next to `path`; renamed over `path` when the block succeeds.
+
+    The temp file is removed when the block raises, so a failed write leaves the old file alone.
+    `fsync` flushes the data to disk before the rename (for bookkeeping a crash must not lose);
+    `before_rename` names the fault checkpoint hit between the complete temp file and the rename.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; plan files must be readable by the trainer's user
+        if binary:
+            fh: IO[Any] = os.fdopen(fd, "wb")
+        else:
+            fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        with fh:
+            yield fh
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
+        if before_rename is not None:
+            checkpoint(before_rename)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -26,3 +55,27 @@ def write_text_atomic(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_text_atomic(path: Path, text: str, *, fsync: bool = False) -> None:
+    """Write a file through a temp file in the same folder and rename it into place."""
+    with atomic_stream(path, fsync=fsync) as fh:
+        fh.write(text)
+
+
+def write_json_atomic(path: Path, data: Any, *, indent: int | None = 2, sort_keys: bool = False,
+                      ensure_ascii: bool = True, fsync: bool = False) -> None:
+    """Write `data` as JSON (plus a final newline) atomically."""
+    text = json.dumps(data, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
+    write_text_atomic(path, text + "\n", fsync=fsync)
+
+
+def copy_file_atomic(src: Path, dst: Path) -> None:
+    """Copy `src` byte for byte to `dst` atomically."""
+    with open(src, "rb") as source, atomic_stream(dst, binary=True) as fh:
+        shutil.copyfileobj(source, fh)
+
+
+def rename_into_place(src: Path, dst: Path) -> None:
+    """Rename a complete file over `dst` (same file system): readers see the old file or the new one."""
+    os.replace(src, dst)

@@ -1,7 +1,9 @@
 """Post-build audits: SELECTs that return failing rows; any row fails the build (blocking).
 
-Audits are declared in ``sql/audits.yml`` next to the models, like dbt's schema tests. Each audit
-has a ``name``, the ``model`` it checks and one check:
+Audits are declared with the models, like dbt's schema tests: under ``audits:`` in each model's
+entry of ``sql/models.yml`` (projects made by older versions keep a ``sql/audits.yml`` with an
+``audits:`` list whose items also name their ``model``; it is still read). Each audit has a
+``name`` and one check:
 
 * ``unique: [col, ...]``           -- rows sharing the columns' values (NULLs count as equal)
 * ``not_null: [col, ...]``         -- rows where any of the columns is NULL
@@ -27,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping
 import duckdb
 import yaml
 
-from .errors import AuditError, ModelError
+from .errors import AuditError, ModelError, duckdb_detail
 from .formatting import format_value
+from .models import model_meta, models_file
 from .project import Project
 from .render import Renderer, quote_identifier, sql_literal
 
@@ -69,16 +72,25 @@ class AuditFailure:
         return "\n".join([head] + lines)
 
 
-def audit_file(project: Project) -> Path | None:
-    for name in AUDIT_FILES:
-        path = project.sql_dir / name
-        if path.is_file():
-            return path
-    return None
+def _model_entry_items(project: Project) -> list[tuple[Path, int, Any]]:
+    """(file, index, item) of the audits listed under each model's entry in sql/models.yml; an item
+    names its model by where it sits, so ``model:`` is filled in (and must agree when given)."""
+    path = models_file(project)
+    items: list[tuple[Path, int, Any]] = []
+    for name, meta in model_meta(project).items():
+        for index, item in enumerate(meta.audits):
+            if isinstance(item, dict):
+                if item.get("model", name) != name:
+                    raise ModelError(f"{path}: models.{name}.audits #{index + 1}: 'model' names "
+                                     f"{item['model']!r}, but the audit sits under {name}")
+                item = {**item, "model": name}
+            items.append((path, index, item))
+    return items
 
 
-def load_audits(project: Project) -> list[Audit]:
-    """The audits declared in the project's sql/audits.yml (none when the file is absent)."""
+def _audit_file_items(project: Project) -> list[tuple[Path, int, Any]]:
+    """(file, index, item) of the audits in sql/audits.yml, where projects made by older versions
+    of ``foxwarehouse init`` keep them (none when the file is absent)."""
     path = audit_file(project)
     if path is None:
         return []
@@ -90,10 +102,24 @@ def load_audits(project: Project) -> list[Audit]:
         return []
     if not isinstance(data, dict) or not isinstance(data.get("audits"), list):
         raise ModelError(f"{path}: expected a mapping with an 'audits' list")
+    return [(path, index, item) for index, item in enumerate(data["audits"])]
+
+
+def audit_file(project: Project) -> Path | None:
+    for name in AUDIT_FILES:
+        path = project.sql_dir / name
+        if path.is_file():
+            return path
+    return None
+
+
+def load_audits(project: Project) -> list[Audit]:
+    """The project's audits: each model's ``audits:`` in sql/models.yml, then the audits of an older
+    project's sql/audits.yml (when it has one). Audit names are unique across both."""
     models = project.model_paths()
     audits: list[Audit] = []
     names: set[str] = set()
-    for index, item in enumerate(data["audits"]):
+    for path, index, item in [*_model_entry_items(project), *_audit_file_items(project)]:
         where = f"{path}: audit #{index + 1}"
         if not isinstance(item, dict):
             raise ModelError(f"{where}: expected a mapping with name, model and one check")
@@ -224,7 +250,7 @@ def check_audits(con: duckdb.DuckDBPyConnection, audits: list[Audit], relation: 
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, r)) for r in cur.fetchall()]
         except duckdb.Error as exc:
-            raise ModelError(f"audit {audit.name} on {audit.model} cannot run: {str(exc).splitlines()[0]}") from None
+            raise ModelError(f"audit {audit.name} on {audit.model} cannot run: {duckdb_detail(exc)}", model=audit.model) from None
         failures.append(AuditFailure(audit, count, rows))
     return failures
 

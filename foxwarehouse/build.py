@@ -15,7 +15,7 @@ import duckdb
 
 from . import jobs_json
 from .engine import DuckDBEngine
-from .errors import BuildError, FoxError, ModelError
+from .errors import BuildError, FoxError, ModelError, duckdb_detail
 from .faults import checkpoint
 from .jobs_json import JOB_JSON_SQL
 from .render import RelationResolver, model_order, projection_of, quote_identifier, sql_literal, view_models
@@ -104,7 +104,7 @@ def build(
     """
     rendered = ctx.renderer.render_all(temp_relation)
     order = model_order(rendered)
-    on_demand = view_models(rendered)  # '-- materialized: view' models are computed when read, not stored
+    on_demand = view_models(rendered, ctx.project)  # 'materialized: view' models are computed when read, not stored
     # A view model that only selects columns of one stored model (master_plan) is a warehouse view
     # over that model's table: no per-run copy of its rows.
     projections = {name: p for name in on_demand if (p := projection_of(rendered[name])) is not None}
@@ -163,7 +163,7 @@ def build(
         raise
     except engine.Error as exc:
         _mark_failed(wh, run_id, str(exc))
-        raise ModelError(f"build failed: {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"build failed: {duckdb_detail(exc)}") from None
     finally:
         drop_temp_views(wh.con)
     checkpoint("build:committed")
@@ -198,7 +198,7 @@ def _materialise(engine: DuckDBEngine, catalog: str, name: str, sql: str, run_id
     try:
         columns = engine.describe(sql)
     except engine.Error as exc:
-        raise ModelError(f"{path}: {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"{path}: {duckdb_detail(exc)}", model=name, path=path) from None
     names = [c[0] for c in columns]
     clash = [c for c in names if c.lower() in RESERVED_COLUMNS]
     if clash:
@@ -217,7 +217,7 @@ def _materialise(engine: DuckDBEngine, catalog: str, name: str, sql: str, run_id
     try:
         engine.execute(f"INSERT INTO {table} BY NAME SELECT {run_literal} AS run_id, * FROM ({sql})")
     except engine.Error as exc:
-        raise ModelError(f"{path}: {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"{path}: {duckdb_detail(exc)}", model=name, path=path) from None
     engine.execute(
         f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS "
         f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = {run_literal}"

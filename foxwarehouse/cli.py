@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from .errors import FoxError
+from .errors import FoxError, InputError, PlanError, UsageError
 from .pipeline import DEFAULT_DB, DEFAULT_OUT
 from .vocabulary import ROUTES, TRAINING_TYPES
 
@@ -62,7 +62,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     metrics = bundled_dir("examples") / "routing_candidates" / "routing_candidates.parquet"
     if not metrics.exists():
-        raise FoxError(f"the bundled example metrics are missing: {metrics}")
+        raise InputError(f"the bundled example metrics are missing: {metrics}", path=metrics)
     print(f"demo: planning the bundled example metrics {metrics}")
     args.metrics = str(metrics)
     args.include_blocked = False
@@ -109,7 +109,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     if args.prune:
         if args.keep is None:
-            raise FoxError("--prune needs --keep N")
+            raise UsageError("--prune needs --keep N")
         result = prune_runs(args.db, args.keep, wait=args.wait)
         print(result.summary())
         return 0
@@ -124,7 +124,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     limit = args.limit if args.limit is not None else (None if args.format == "json" else DEFAULT_LIMIT)
     if limit is not None and limit < 0:
-        raise FoxError("--limit must be >= 0 (0 lists every row)")
+        raise UsageError("--limit must be >= 0 (0 lists every row)")
     result = diff(args.a, args.b, db=args.db, limit=limit or None, wait=args.wait)
     print(render(result, args.format, color=args.format == "text" and use_color(sys.stdout)))
     return 1 if args.exit_code and not result.identical else 0
@@ -140,7 +140,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     names = [args.model] if args.model else model_order(rendered)
     for name in names:
         if name not in rendered:
-            raise FoxError(f"unknown model {name!r}; models: {', '.join(sorted(rendered))}")
+            raise UsageError(f"unknown model {name!r}; models: {', '.join(sorted(rendered))}", model=name)
         sql = rendered[name].sql
         if args.dialect and args.dialect.lower() != "duckdb":
             sql = transpile(sql, args.dialect)
@@ -183,7 +183,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         path = path / "master_training_plan.json"
     problems = validate_plan_file(path)
     if problems:
-        raise FoxError(f"{path}: invalid training plan:\n  " + "\n  ".join(problems))
+        raise PlanError(f"{path}: invalid training plan:\n  " + "\n  ".join(problems), path=path)
     print(f"{path}: valid")
     return 0
 
@@ -203,7 +203,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     from .analyst import query
 
     if args.limit is not None and args.limit < 0:
-        raise FoxError("--limit must be >= 0")
+        raise UsageError("--limit must be >= 0")
     sql = sys.stdin.read() if args.sql == "-" else args.sql
     print(query(args.db, sql, fmt=args.format, wait=args.wait, limit=args.limit))
     return 0

@@ -1,4 +1,4 @@
-"""Routing config: loading, validation against SPEC §3, defaults, and the config hash.
+"""Routing config: loading, validation (the keys and values docs/ROUTING.md describes), defaults, and the config hash.
 
 The validated config is a plain dict in canonical form: every key present, every THRESHOLD
 expanded to ``{"classification": N, "regression": {"default": .., "short": .., ...}}``, enum values
@@ -83,40 +83,76 @@ def packaged_config_path() -> Path:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read a YAML config file (or the packaged default) and return the validated config."""
+    """Read a YAML config file (or the packaged default) and return the validated config.
+
+    Its notices (FoxML-only keys and the like) are emitted as UserWarnings; callers that report
+    them themselves use ``load_config_with_notices``.
+    """
+    validated, notices = load_config_with_notices(path, overrides)
+    _emit(notices)
+    return validated
+
+
+def load_config_with_notices(path: str | Path | None = None, overrides: dict[str, Any] | None = None
+                             ) -> tuple[dict[str, Any], list[str]]:
+    """Read and validate a YAML config file (or the packaged default): (config, notices)."""
     path = Path(path) if path is not None else packaged_config_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise ConfigError(f"config file not found: {path}", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+        raise ConfigError(f"config file {path} cannot be read: {exc}", path=path) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        # YAML marks count from 0; editors and the fields count from 1.
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}", path=path,
+                          line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
     if raw is None:
         raw = {}
     try:
-        return validate_config(raw, overrides=overrides)
+        return validate_config_with_notices(raw, overrides=overrides)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc.message}") from None
+        raise ConfigError(f"{path}: {exc.message}", path=path, key=exc.key) from None
 
 
 def validate_config(raw: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Validate a config mapping; `overrides` maps dotted keys to values applied first."""
+    """Validate a config mapping; `overrides` maps dotted keys to values applied first.
+
+    Notices are emitted as UserWarnings; ``validate_config_with_notices`` returns them instead.
+    """
+    validated, notices = validate_config_with_notices(raw, overrides)
+    _emit(notices)
+    return validated
+
+
+def validate_config_with_notices(raw: Any, overrides: dict[str, Any] | None = None
+                                 ) -> tuple[dict[str, Any], list[str]]:
+    """Validate a config mapping: (the validated config, its notices such as FoxML-only keys)."""
     raw = copy.deepcopy(raw)
     if not isinstance(raw, dict):
         raise ConfigError(f"config must be a mapping with a 'routing' section, got {_type_name(raw)}")
     for dotted, value in (overrides or {}).items():
         _set_dotted(raw, dotted, value)
-    validated = _validate_section(raw, SCHEMA, "")
+    notices: list[str] = []
+    validated = _validate_section(raw, SCHEMA, "", notices)
     routing = validated["routing"]
     if routing["enable_experimental_lane"] and routing["experimental"]["min_score"] is None:
         raise ConfigError(
-            "routing.experimental.min_score: required when routing.enable_experimental_lane is true"
+            "routing.experimental.min_score: required when routing.enable_experimental_lane is true",
+            key="routing.experimental.min_score",
         )
-    return validated
+    return validated, notices
+
+
+def _emit(notices: list[str]) -> None:
+    # The list is the source of truth; the warnings only exist for plain library callers of
+    # load_config/validate_config, which have no other channel for them. stacklevel 3 names
+    # the caller of those two functions.
+    for notice in notices:
+        warnings.warn(notice, UserWarning, stacklevel=3)
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -152,28 +188,29 @@ def _set_dotted(raw: dict, dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _validate_section(raw: Any, schema: dict[str, Any], path: str) -> dict[str, Any]:
+def _validate_section(raw: Any, schema: dict[str, Any], path: str, notices: list[str]) -> dict[str, Any]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path.rstrip('.') or 'config'}: expected a mapping, got {_type_name(raw)}")
+        raise ConfigError(f"{path.rstrip('.') or 'config'}: expected a mapping, got {_type_name(raw)}",
+                          key=path.rstrip(".") or None)
     out: dict[str, Any] = {}
     for key in raw:
         dotted = f"{path}{key}"
         if not isinstance(key, str) or key not in schema:
             if dotted in FOXML_ONLY_KEYS:
-                warnings.warn(f"config key {dotted} is not used by foxwarehouse (ignored)", stacklevel=4)
+                notices.append(f"config key {dotted} is not used by foxwarehouse (ignored)")
                 continue
-            raise ConfigError(_unknown_key_message(dotted, key, schema, path))
+            raise ConfigError(_unknown_key_message(dotted, key, schema, path), key=dotted)
     for key, spec in schema.items():
         dotted = f"{path}{key}"
         if isinstance(spec, dict):
-            out[key] = _validate_section(raw.get(key), spec, dotted + ".")
+            out[key] = _validate_section(raw.get(key), spec, dotted + ".", notices)
             continue
         kind, default = spec
         if key not in raw or raw[key] is None:
             if default is _REQUIRED:
-                raise ConfigError(f"{dotted}: required key is missing")
+                raise ConfigError(f"{dotted}: required key is missing", key=dotted)
             out[key] = copy.deepcopy(default)
             continue
         out[key] = _VALIDATORS[kind](raw[key], dotted)
@@ -193,9 +230,9 @@ def _type_name(value: Any) -> str:
 
 def _number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{path}: expected a number, got {_type_name(value)} {value!r}")
+        raise ConfigError(f"{path}: expected a number, got {_type_name(value)} {value!r}", key=path)
     if not math.isfinite(value):
-        raise ConfigError(f"{path}: expected a finite number, got {value!r}")
+        raise ConfigError(f"{path}: expected a finite number, got {value!r}", key=path)
     return float(value)
 
 
@@ -204,39 +241,39 @@ def _count(value: Any, path: str) -> int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise ConfigError(f"{path}: expected a whole number, got {_type_name(value)} {value!r}")
+            raise ConfigError(f"{path}: expected a whole number, got {_type_name(value)} {value!r}", key=path)
     if value < 0:
-        raise ConfigError(f"{path}: must be >= 0, got {value}")
+        raise ConfigError(f"{path}: must be >= 0, got {value}", key=path)
     return value
 
 
 def _bool(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{path}: expected true or false, got {_type_name(value)} {value!r}")
+        raise ConfigError(f"{path}: expected true or false, got {_type_name(value)} {value!r}", key=path)
     return value
 
 
 def _fraction(value: Any, path: str) -> float:
     number = _number(value, path)
     if not 0.0 <= number <= 1.0:
-        raise ConfigError(f"{path}: must be a fraction in [0, 1], got {value!r}")
+        raise ConfigError(f"{path}: must be a fraction in [0, 1], got {value!r}", key=path)
     return number
 
 
 def _enum(value: Any, path: str, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str):
-        raise ConfigError(f"{path}: expected one of {', '.join(allowed)}, got {_type_name(value)} {value!r}")
+        raise ConfigError(f"{path}: expected one of {', '.join(allowed)}, got {_type_name(value)} {value!r}", key=path)
     norm = value.strip().upper()
     if norm not in allowed:
         close = difflib.get_close_matches(norm, allowed, n=1, cutoff=0.5)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ConfigError(f"{path}: {value!r} is not one of {', '.join(allowed)}{hint}")
+        raise ConfigError(f"{path}: {value!r} is not one of {', '.join(allowed)}{hint}", key=path)
     return norm
 
 
 def _enum_list(value: Any, path: str, allowed: tuple[str, ...]) -> list[str]:
     if isinstance(value, str) or not isinstance(value, list):
-        raise ConfigError(f"{path}: expected a list, got {_type_name(value)} {value!r}")
+        raise ConfigError(f"{path}: expected a list, got {_type_name(value)} {value!r}", key=path)
     out: list[str] = []
     for index, item in enumerate(value):
         norm = _enum(item, f"{path}[{index}]", allowed)
@@ -260,20 +297,20 @@ def _both_strong(value: Any, path: str) -> str:
 
 
 def _families(value: Any, path: str) -> list[str]:
-    """Families are kept as written; lower-casing and de-duplication happen in SQL (SPEC §5)."""
+    """Families are kept as written; lower-casing and de-duplication happen in the plan SQL."""
     if isinstance(value, str) or not isinstance(value, list):
-        raise ConfigError(f"{path}: expected a list of model family names, got {_type_name(value)} {value!r}")
+        raise ConfigError(f"{path}: expected a list of model family names, got {_type_name(value)} {value!r}", key=path)
     for index, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
-            raise ConfigError(f"{path}[{index}]: expected a non-empty family name, got {item!r}")
+            raise ConfigError(f"{path}[{index}]: expected a non-empty family name, got {item!r}", key=f"{path}[{index}]")
         if "\x00" in item:
-            raise ConfigError(f"{path}[{index}]: a family name may not contain a NUL character, got {item!r}")
+            raise ConfigError(f"{path}[{index}]: a family name may not contain a NUL character, got {item!r}", key=f"{path}[{index}]")
     return list(value)
 
 
 def _families_by_route(value: Any, path: str) -> dict[str, list[str]]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: expected a mapping of route to family list, got {_type_name(value)}")
+        raise ConfigError(f"{path}: expected a mapping of route to family list, got {_type_name(value)}", key=path)
     out: dict[str, list[str]] = {}
     for route, families in value.items():
         norm = _enum(route, f"{path}.{route}", ROUTES)
@@ -287,10 +324,11 @@ def _threshold(value: Any, path: str) -> dict[str, Any]:
         return {"classification": number, "regression": {tier: number for tier in TIERS}}
     for key in value:
         if key not in ("classification", "regression"):
-            raise ConfigError(_unknown_key_message(f"{path}.{key}", key, {"classification": 0, "regression": 0}, path + "."))
+            raise ConfigError(_unknown_key_message(f"{path}.{key}", key, {"classification": 0, "regression": 0}, path + "."),
+                              key=f"{path}.{key}")
     for key in ("classification", "regression"):
         if key not in value or value[key] is None:
-            raise ConfigError(f"{path}.{key}: required key is missing")
+            raise ConfigError(f"{path}.{key}: required key is missing", key=f"{path}.{key}")
     classification = _number(value["classification"], f"{path}.classification")
     regression = value["regression"]
     if not isinstance(regression, dict):
@@ -299,10 +337,11 @@ def _threshold(value: Any, path: str) -> dict[str, Any]:
     for key in regression:
         if key not in TIERS:
             raise ConfigError(
-                _unknown_key_message(f"{path}.regression.{key}", key, dict.fromkeys(TIERS), f"{path}.regression.")
+                _unknown_key_message(f"{path}.regression.{key}", key, dict.fromkeys(TIERS), f"{path}.regression."),
+                key=f"{path}.regression.{key}",
             )
     if regression.get("default") is None:
-        raise ConfigError(f"{path}.regression.default: required key is missing")
+        raise ConfigError(f"{path}.regression.default: required key is missing", key=f"{path}.regression.default")
     default = _number(regression["default"], f"{path}.regression.default")
     tiers = {"default": default}
     for tier in TIERS[1:]:

@@ -1,4 +1,4 @@
-"""The trainer-side view of a training plan (SPEC §8). Standard library only.
+"""The trainer-side view of a training plan (what a trainer reads and how it falls back). Standard library only.
 
 A trainer calls :func:`load_plan` once and asks the returned :class:`TrainingPlan` what to train::
 

@@ -7,13 +7,12 @@ model and macro file is read and rendered by one ``Renderer``.
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .config import canonical_json, load_config, validate_config
+from .config import canonical_json, load_config_with_notices, validate_config_with_notices
 from .project import Project, load_project, resolve_config_path
 from .render import Renderer
 
@@ -33,14 +32,12 @@ class Context:
         """Load the project and validate the config (a path, a mapping or None for the default)."""
         project = project or load_project(project_dir)
         overrides = {"training_plan.include_blocked": True} if include_blocked else None
-        # Config warnings (FoxML-only keys and the like) are kept as data for the caller to report.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if isinstance(config, dict):
-                validated = validate_config(config, overrides=overrides)
-            else:
-                validated = load_config(resolve_config_path(config, project), overrides=overrides)
-        return cls(project, validated, [str(w.message) for w in caught])
+        # Config notices (FoxML-only keys and the like) come back as data for the caller to report.
+        if isinstance(config, dict):
+            validated, notices = validate_config_with_notices(config, overrides=overrides)
+        else:
+            validated, notices = load_config_with_notices(resolve_config_path(config, project), overrides=overrides)
+        return cls(project, validated, notices)
 
     @property
     def renderer(self) -> Renderer:

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from .config import flatten
-from .errors import FoxError, RunNotFound, WarehouseError
+from .errors import FoxError, ModelError, ProjectError, QueryError, RunNotFound, WarehouseError, duckdb_detail
 from .project import bundled_dir
 from .warehouse import Warehouse, _safe_setting, memory_limit
 
@@ -109,7 +109,7 @@ def install_macros(con: duckdb.DuckDBPyConnection, temporary: bool = True,
     if files is not None:
         paths = [p for p in paths if p.stem in files]
     if not paths:
-        raise FoxError(f"the diff SQL files are missing from {analysis_dir()}")
+        raise ProjectError(f"the diff SQL files are missing from {analysis_dir()}", path=analysis_dir())
     for path in paths:
         sql = path.read_text(encoding="utf-8")
         names += re.findall(r"(?im)^CREATE OR REPLACE MACRO\s+(\w+)", sql)
@@ -118,7 +118,7 @@ def install_macros(con: duckdb.DuckDBPyConnection, temporary: bool = True,
         try:
             con.execute(sql)
         except duckdb.Error as exc:
-            raise FoxError(f"{path}: {str(exc).splitlines()[0]}") from None
+            raise ModelError(f"{path}: {duckdb_detail(exc)}", path=path) from None
     return names
 
 
@@ -186,7 +186,7 @@ def _load_file_side(side: Side, con: duckdb.DuckDBPyConnection, wh: Warehouse | 
         bad = con.execute(f"SELECT min(plan_order) FROM {table} WHERE {missing}").fetchone()[0]
         con.execute(f"DROP TABLE {raw}")
     except duckdb.Error as exc:
-        raise PlanFileError(f"cannot read plan file {side.path}: {_first_line(exc)}") from None
+        raise PlanFileError(f"cannot read plan file {side.path}: {duckdb_detail(exc, kind=False)}", path=side.path) from None
     if bad is not None:
         raise PlanFileError(
             f"{side.path} is not a training plan: jobs[{bad - 1}] lacks one of {', '.join(_REQUIRED_JOB_FIELDS)}")
@@ -238,11 +238,6 @@ def _read_plan_python(con: duckdb.DuckDBPyConnection, path: Path, raw: str) -> N
                 [json.dumps(doc.get("metadata")), json.dumps(doc["jobs"])])
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return re.sub(r"^[A-Z][A-Za-z ]* Error: ", "", text[0]) if text else type(exc).__name__
-
-
 # --- the diff -------------------------------------------------------------------------------
 
 def diff(a: str | os.PathLike, b: str | os.PathLike, db: str | os.PathLike = "foxwarehouse.duckdb",
@@ -276,7 +271,7 @@ def diff(a: str | os.PathLike, b: str | os.PathLike, db: str | os.PathLike = "fo
         install_macros(con, temporary=True, files=("job_diff", "decision_diff") if with_decisions else ("job_diff",))
         return PlanDiff(_compute(con, sides[0], sides[1], limit, warnings))
     except duckdb.Error as exc:
-        raise FoxError(f"diff failed: {_first_line(exc)}") from None
+        raise QueryError(f"diff failed: {duckdb_detail(exc, kind=False)}") from None
     finally:
         if wh is not None:
             wh.close()

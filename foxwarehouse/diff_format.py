@@ -11,6 +11,7 @@ import os
 from typing import IO, Any
 
 from .diff import PlanDiff
+from .formatting import md_escape, md_table_lines, value_text
 
 FORMATS = ("text", "json", "markdown")
 DEFAULT_LIMIT = 50
@@ -39,18 +40,6 @@ def render(result: PlanDiff, fmt: str = "text", color: bool = False) -> str:
 
 
 # --- shared helpers -------------------------------------------------------------------------
-
-def value_text(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(value_text(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
 
 def side_title(side: dict[str, Any]) -> str:
     if side["kind"] == "run":
@@ -187,8 +176,8 @@ class _Text:
 # --- markdown -------------------------------------------------------------------------------
 
 def md_cell(value: Any) -> str:
-    text = value if isinstance(value, str) else value_text(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    # A pull-request comment: no HTML from plan values; a lone \r is left as it is.
+    return md_escape(value if isinstance(value, str) else value_text(value), breaks="\n", lt=True)
 
 
 def md_code(value: Any) -> str:
@@ -209,10 +198,7 @@ class _Markdown:
         self.lines.append(text)
 
     def table(self, header: list[str], rows: list[list[str]]) -> None:
-        self.out("| " + " | ".join(header) + " |")
-        self.out("|" + "---|" * len(header))
-        for row in rows:
-            self.out("| " + " | ".join(row) + " |")
+        self.lines.extend(md_table_lines(header, rows))
 
     def details(self, title: str, header: list[str], rows: list[list[str]], total: int) -> None:
         if not total:

@@ -14,6 +14,10 @@ from .faults import checkpoint
 
 Params = Sequence[Any] | None
 
+# How many rows one query hands to Python when a plan is streamed (export, derived views, the
+# feed): large enough to keep the query count low, small enough that memory stays flat.
+CHUNK_ROWS = 50_000
+
 
 class DuckDBEngine:
     """A DuckDB connection seen as an engine: execute, fetch, create-table-as, transaction."""

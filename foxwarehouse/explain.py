@@ -1,7 +1,7 @@
 """`explain TARGET [SYMBOL]`: why a decision was made, printed from the decision_trace model.
 
 Everything shown comes from the run's own tables: the input rows (routing_candidates), every rule
-of SPEC §4 in order with its compared values and thresholds (the decision_trace model, computed for
+of the routing rules (docs/ROUTING.md) in order with its compared values and thresholds (the decision_trace model, computed for
 the run and target from the run's stored tables and config), the decisions
 (cs_decisions, routing_decisions), the experimental-cap ranking of the target and the jobs that were
 created (training_jobs, job_expansion). Nothing is recomputed in Python, so the explanation cannot
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .analyst import AnalystWarehouse, to_json_value, trace_relation
-from .errors import FoxError
+from .errors import QueryError
+from .formatting import value_text
 
 CS_SYMBOLS = ("", "__AGG__")
 INPUT_COLUMNS = ("score", "sample_size", "stability", "leakage_status", "task_type", "n_snapshots",
@@ -60,12 +61,12 @@ def explain(db: str | Path, target: str, symbol: str | None = None, run: str | N
         missing = {"routing_candidates", "candidate_signal_states", "cs_decisions", "routing_decisions",
                    "training_jobs", "job_expansion"} - set(aw.tables())
         if missing:
-            raise FoxError(f"the warehouse has no {', '.join(sorted(missing))} table; build a plan first")
+            raise QueryError(f"the warehouse has no {', '.join(sorted(missing))} table; build a plan first")
         targets = [r["target"] for r in _rows(aw, "SELECT target FROM cs_decisions WHERE run_id = ? ORDER BY target", [run_id])]
         if target not in targets:
             close = difflib.get_close_matches(target, targets, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else f"; targets: {', '.join(targets[:10])}"
-            raise FoxError(f"run {run_id} has no target {target!r}{hint}")
+            raise QueryError(f"run {run_id} has no target {target!r}{hint}")
         ex = Explanation(run_id, target, symbol)
         sym = [] if symbol is None else [symbol]
         if symbol is not None:
@@ -76,7 +77,7 @@ def explain(db: str | Path, target: str, symbol: str | None = None, run: str | N
                     aw, "SELECT symbol FROM routing_decisions WHERE run_id = ? AND target = ? ORDER BY symbol", [run_id, target])]
                 close = difflib.get_close_matches(symbol, symbols, n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise FoxError(f"run {run_id} has no pair ({target!r}, {symbol!r}){hint}")
+                raise QueryError(f"run {run_id} has no pair ({target!r}, {symbol!r}){hint}")
             ex.decision = found[0]
         cs_input = _rows(aw, "SELECT * EXCLUDE (run_id) FROM routing_candidates WHERE run_id = ? AND target = ? AND symbol IS NULL",
                          [run_id, target])
@@ -145,18 +146,10 @@ def check_consistency(ex: Explanation) -> list[str]:
 
 # --- text ---------------------------------------------------------------------------------------
 
-def _value(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    return str(v)
-
-
 def _input_line(row: dict[str, Any] | None) -> str:
     if row is None:
         return "(no row)"
-    return " ".join(f"{c}={_value(row.get(c))}" for c in INPUT_COLUMNS if row.get(c) is not None)
+    return " ".join(f"{c}={value_text(row.get(c))}" for c in INPUT_COLUMNS if row.get(c) is not None)
 
 
 def _trace_lines(rows: list[dict[str, Any]], title: str, state_label: str) -> list[str]:
@@ -224,11 +217,11 @@ def format_explanation(ex: Explanation) -> str:
             out.append("  ranking of the target's experimental pairs (score desc, symbol asc):")
             for r in ex.cap_ranking:
                 here = "   <== this pair" if r["symbol"] == ex.symbol else ""
-                out.append(f"    {r['experimental_rank']:>3}. {r['symbol']:<12} score={_value(r['score']):<10} {r['route']}{here}")
+                out.append(f"    {r['experimental_rank']:>3}. {r['symbol']:<12} score={value_text(r['score']):<10} {r['route']}{here}")
         else:
             out.append(f"experimental cap: not applicable (route before cap is {d.get('route_before_cap')})")
         out.append("")
-        out.append(f"final: route = {d.get('route')}; reason codes = {_value(d.get('reason_codes'))}")
+        out.append(f"final: route = {d.get('route')}; reason codes = {value_text(d.get('reason_codes'))}")
         for reason in d.get("reasons") or []:
             out.append(f"  - {reason}")
     else:
@@ -249,7 +242,7 @@ def format_explanation(ex: Explanation) -> str:
         if failed and j["training_type"] != "blocked":
             extra += f"  (failed families not trained: {', '.join(failed)})"
         out.append(f"  #{j['plan_order']:<4} {j['job_id']:<32} {j['route']:<24} {j['training_type']:<16} "
-                   f"priority {j['priority']}  families {_value(j['model_families'])}{extra}")
+                   f"priority {j['priority']}  families {value_text(j['model_families'])}{extra}")
     for j in ex.not_emitted:
         out.append(f"  (not emitted) {j['job_id']}: no model family left after dropping failed families")
     if ex.symbol is not None and ex.decision and ex.decision["route"] == "ROUTE_BLOCKED" \

@@ -18,7 +18,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,9 @@ from typing import Any, Iterator
 
 import yaml
 
-from .atomic import write_text_atomic
-from .errors import FoxError, OutputError
+from .atomic import atomic_stream, copy_file_atomic, write_text_atomic
+from .engine import CHUNK_ROWS
+from .errors import ExportError, OutputError
 from .faults import checkpoint
 from .export_views import write_derived_views
 from . import jobs_json
@@ -37,7 +37,6 @@ from .render import quote_identifier, sql_literal
 from .warehouse import Warehouse, utc_now
 
 SCHEMA_VERSION = "1.0"
-CHUNK_ROWS = 50_000
 ROUTING_PLAN_PATH = "routing_plan/routing_plan.json"
 PLAN_FOLDERS = ("routing_plan", "training_plan")     # publication order: the training plan last
 
@@ -83,7 +82,7 @@ def _export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float,
             config: dict[str, Any] | None, job_json: str | None) -> ExportResult:
     run = wh.run(run_id)
     if run["status"] not in ("built", "exported"):
-        raise FoxError(f"run {run_id} is {run['status']}, not built; run 'foxwarehouse build' first")
+        raise ExportError(f"run {run_id} is {run['status']}, not built; run 'foxwarehouse build' first")
     if config is None:
         config = wh.run_config(run_id)
     out = Path(out_dir)
@@ -93,7 +92,7 @@ def _export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float,
         out.mkdir(parents=True, exist_ok=True)
         staging = new_staging(out, run_id)
     except OSError as exc:
-        raise FoxError(f"cannot write export folder {out}: {exc}") from None
+        raise ExportError(f"cannot write export folder {out}: {exc}", path=out) from None
     checkpoint("export:start")
     writer = _Writer(wh, run, config, staging, job_json)
     try:
@@ -108,7 +107,7 @@ def _export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float,
         checkpoint("export:published")
     except OSError as exc:
         _discard(staging)
-        raise FoxError(f"cannot write the export to {out}: {exc}; the previous export is unchanged") from None
+        raise ExportError(f"cannot write the export to {out}: {exc}; the previous export is unchanged", path=out) from None
     except BaseException:
         _discard(staging)
         raise
@@ -158,7 +157,7 @@ class _Writer:
             [self.run_id],
         ).fetchone()
         if row is None:
-            raise FoxError(f"run {self.run_id} has no plan_summary rows; rebuild it")
+            raise ExportError(f"run {self.run_id} has no plan_summary rows; rebuild it")
         self.total_jobs, self.model_families, self.total_targets, self.total_pairs = row[1], row[2], row[3], row[4]
         return json.loads(row[0])
 
@@ -253,7 +252,7 @@ class _Writer:
         folder = self.root / "routing_plan"
         meta = self._routing_metadata()
         path = folder / "routing_plan.json"
-        with _AtomicStream(path) as fh:
+        with _plan_stream(path) as fh:
             fh.write('{\n  "metadata": ' + _indent(json.dumps(meta, indent=2, ensure_ascii=False)) + ',\n  "targets": {')
             first = True
             for member in self._target_entries():
@@ -262,7 +261,7 @@ class _Writer:
             fh.write(("\n  }" if not first else "}") + "\n}\n")
         self._record("routing_plan/routing_plan.json")
         if "YAML" in self.formats:
-            with _AtomicStream(folder / "routing_plan.yaml") as fh:
+            with _plan_stream(folder / "routing_plan.yaml") as fh:
                 fh.write(yaml.safe_dump({"metadata": meta}, sort_keys=False, allow_unicode=True))
                 fh.write("targets:" + (" {}\n" if self.total_targets == 0 else "\n"))
                 for member in self._target_entries():
@@ -304,7 +303,7 @@ class _Writer:
     def write_training_plan(self) -> None:
         folder = self.root / "training_plan"
         master = folder / "master_training_plan.json"
-        with _AtomicStream(master) as fh:
+        with _plan_stream(master) as fh:
             fh.write('{\n  "metadata": ' + _indent(json.dumps(self.metadata, indent=2, ensure_ascii=False)))
             fh.write(',\n  "jobs": [')
             first = True
@@ -315,11 +314,10 @@ class _Writer:
             fh.write(_indent(json.dumps(self.summary, indent=2, ensure_ascii=False)) + "\n}\n")
         self._record("training_plan/master_training_plan.json")
         copy = folder / "training_plan.json"
-        shutil.copyfile(master, copy.with_name(".tmp-training_plan.json"))
-        os.replace(copy.with_name(".tmp-training_plan.json"), copy)
+        copy_file_atomic(master, copy)
         self._record("training_plan/training_plan.json")
         if "YAML" in self.formats:
-            with _AtomicStream(folder / "training_plan.yaml") as fh:
+            with _plan_stream(folder / "training_plan.yaml") as fh:
                 fh.write(yaml.safe_dump({"metadata": self.metadata}, sort_keys=False, allow_unicode=True))
                 fh.write("jobs:" + (" []\n" if int(self.total_jobs) == 0 else "\n"))
                 for chunk in self._job_chunks("- "):
@@ -387,22 +385,6 @@ def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
 
 
-class _AtomicStream:
-    """A text file written under a temp name and renamed into place on success."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.tmp = path.with_name(f".tmp-{path.name}")
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.tmp, "w", encoding="utf-8", newline="\n")
-        return self.fh
-
-    def __exit__(self, exc_type, *rest) -> None:
-        self.fh.close()
-        if exc_type is None:
-            checkpoint(f"export:before-rename:{self.path.name}")
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+def _plan_stream(path: Path):
+    """A plan file streamed atomically; the crash-safety sweep may stop it just before the rename."""
+    return atomic_stream(path, before_rename=f"export:before-rename:{path.name}")

@@ -24,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_json_atomic
+
 STATE_DIR = ".foxwarehouse"
 RECORD_FILE = "published.json"
 FOLDER_MANIFEST = ".foxwarehouse-manifest.json"
@@ -55,15 +57,8 @@ def read_record(out_dir: Path) -> dict[str, Any]:
 
 def write_record(out_dir: Path, record: dict[str, Any]) -> None:
     """Replace the record atomically (temp file + fsync + rename)."""
-    path = record_path(out_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{RECORD_FILE}-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        json.dump(record, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # fsync: the record must survive a power cut that the file it vouches for survives.
+    write_json_atomic(record_path(out_dir), record, indent=2, sort_keys=True, fsync=True)
 
 
 def recorded_digests(out_dir: Path, name: str) -> set[str]:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 from urllib.parse import quote
 
-from .atomic import write_text_atomic
+from .atomic import atomic_stream, write_json_atomic
+from .engine import CHUNK_ROWS
 from .faults import checkpoint
 
 VIEWS = {"by_target": "target", "by_symbol": "symbol", "by_route": "route", "by_type": "training_type"}
-CHUNK_ROWS = 50_000
 MAX_NAME_BYTES = 160
 
 
@@ -48,28 +49,31 @@ def write_derived_views(con, jobs_table: str, out_dir: Path) -> dict[str, int]:
 
 
 class _GroupFile:
-    """One view file being written; closed and renamed into place when its group ends."""
+    """One view file being written: the jobs of one group, comma-separated inside the frame."""
 
-    def __init__(self, folder: Path, view: str, name: str, count: int):
+    def __init__(self, fh: IO[str], file_name: str, name: str, count: int):
+        self.fh = fh
+        self.file_name = file_name
         self.name = name
-        self.file_name = f"{safe_file_stem(name)}.json"
-        self.path = folder / self.file_name
-        self.tmp = folder / f".tmp-{self.file_name}"
         self.count = count
         self.first = True
-        self.fh: IO[str] = open(self.tmp, "w", encoding="utf-8", newline="\n")
-        head = json.dumps({"view": view, "name": name, "total_jobs": count}, ensure_ascii=False)[:-1]
-        self.fh.write(f'{head}, "jobs": [\n')
 
     def write(self, text: str) -> None:
         self.fh.write(text if self.first else ",\n" + text)
         self.first = False
 
-    def close(self) -> None:
-        self.fh.write("\n]}\n")
-        self.fh.close()
-        self.tmp.replace(self.path)
-        checkpoint(f"export:after-file:{self.path.parent.parent.name}/{self.path.parent.name}/{self.file_name}")
+
+@contextmanager
+def _group_file(folder: Path, view: str, name: str, count: int) -> Iterator[_GroupFile]:
+    """A view file streamed atomically; renamed into place when its group ends."""
+    file_name = f"{safe_file_stem(name)}.json"
+    with atomic_stream(folder / file_name) as fh:
+        head = json.dumps({"view": view, "name": name, "total_jobs": count}, ensure_ascii=False)[:-1]
+        fh.write(f'{head}, "jobs": [\n')
+        group = _GroupFile(fh, file_name, name, count)
+        yield group
+        fh.write("\n]}\n")
+    checkpoint(f"export:after-file:{folder.parent.name}/{folder.name}/{file_name}")
 
 
 def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> int:
@@ -87,14 +91,12 @@ def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> i
                 [first, last],
             ).fetchall()
             for name, count, text in rows:
-                group = _GroupFile(folder, view, name, int(count))
-                group.write(text)
-                group.close()
+                with _group_file(folder, view, name, int(count)) as group:
+                    group.write(text)
                 index[name] = {"file": group.file_name, "jobs": group.count}
         else:
-            # One large group: streamed in slices of the plan order.
-            group = _GroupFile(folder, view, first, int(last))
-            try:
+            # One large group: streamed in slices of the plan order (a failure removes the temp file).
+            with _group_file(folder, view, first, int(last)) as group:
                 for start in range(1, int(total) + 1, CHUNK_ROWS):
                     (text,) = con.execute(
                         f"SELECT string_agg('  ' || job_json, ',' || chr(10) ORDER BY plan_order) FROM {jobs_table} "
@@ -103,14 +105,9 @@ def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> i
                     ).fetchone()
                     if text:
                         group.write(text)
-            except BaseException:
-                group.fh.close()
-                group.tmp.unlink(missing_ok=True)
-                raise
-            group.close()
             index[group.name] = {"file": group.file_name, "jobs": group.count}
     index_doc = {"view": view, "key": column, "entries": index}
-    write_text_atomic(folder / "index.json", json.dumps(index_doc, ensure_ascii=False, indent=2) + "\n")
+    write_json_atomic(folder / "index.json", index_doc, indent=2, ensure_ascii=False)
     checkpoint(f"export:after-file:{folder.parent.name}/{folder.name}/index.json")
     return len(index)
 

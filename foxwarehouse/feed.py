@@ -10,10 +10,10 @@ from typing import IO, Callable, Iterator
 import duckdb
 
 from . import options
+from .engine import CHUNK_ROWS
 from .jobs_json import JOB_JSON_SQL
 from .warehouse import PUBLISHED, Warehouse
 
-CHUNK_ROWS = 50_000
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("job_id", "target", "symbol", "route", "training_type", "model_families", "priority",
                "estimated_samples", "reason")

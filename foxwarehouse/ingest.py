@@ -1,4 +1,4 @@
-"""Ingest (SPEC §2): read metrics files through DuckDB, type and validate them, load them per run.
+"""Ingest (the inputs docs/ROUTING.md describes): read metrics files through DuckDB, type and validate them, load them per run.
 
 Both input shapes land in ``source_*`` tables with the run's id. Validation runs as SQL over a
 staging table read with declared (all-VARCHAR for CSV) types, so every bad value is reported with
@@ -122,14 +122,14 @@ def locate_inputs(path: str | Path) -> tuple[str, dict[str, Path]]:
     """
     root = Path(path)
     if not root.exists():
-        raise InputError(f"metrics path not found: {root}")
+        raise InputError(f"metrics path not found: {root}", path=root)
     if root.is_file():
         _check_format(root)
         return "candidates", {"routing_candidates": root}
     try:
         entries = sorted(root.iterdir(), key=lambda p: p.name)
     except OSError as exc:
-        raise InputError(f"{root}: cannot be listed: {exc}") from None
+        raise InputError(f"{root}: cannot be listed: {exc}", path=root) from None
     found: dict[str, list[Path]] = {}
     exported: list[Path] = []
     for entry in entries:
@@ -144,7 +144,7 @@ def locate_inputs(path: str | Path) -> tuple[str, dict[str, Path]]:
     for name, matches in found.items():
         if len(matches) > 1:
             listed = " and ".join(str(m) for m in matches)
-            raise InputError(f"{root}: {listed} are both the {name} file; keep one")
+            raise InputError(f"{root}: {listed} are both the {name} file; keep one", path=root)
     files = {name: matches[0] for name, matches in found.items()}
     raw = {name: files[name] for name in RAW_SOURCES if name in files}
     candidates = files.get("routing_candidates")
@@ -152,7 +152,8 @@ def locate_inputs(path: str | Path) -> tuple[str, dict[str, Path]]:
         raw_listed = ", ".join(str(p) for p in raw.values())
         raise InputError(
             f"{root}: ambiguous metrics: {candidates} (not written by foxwarehouse) and raw metrics {raw_listed}; "
-            f"keep one, or pass the file itself as --metrics"
+            f"keep one, or pass the file itself as --metrics",
+            path=root,
         )
     if candidates is not None:
         return "candidates", {"routing_candidates": candidates}
@@ -162,19 +163,21 @@ def locate_inputs(path: str | Path) -> tuple[str, dict[str, Path]]:
         shown = exported[0]
         raise InputError(
             f"{root}: no metrics: {shown} was written by a foxwarehouse export (a plan's output, not metrics); "
-            f"to re-plan from it, pass the file itself: --metrics {shown}"
+            f"to re-plan from it, pass the file itself: --metrics {shown}",
+            path=root,
         )
     present = f" ({', '.join(p.name for p in raw.values())} found without it)" if raw else ""
     raise InputError(
         f"{root}: no metrics found{present}: expected routing_candidates.(parquet|csv) or "
-        f"feature_selection.(parquet|csv) (with optional stability_snapshots and leakage files)"
+        f"feature_selection.(parquet|csv) (with optional stability_snapshots and leakage files)",
+        path=root,
     )
 
 
 def _check_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
-        raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; use .parquet or .csv")
+        raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; use .parquet or .csv", path=path)
     return suffix[1:]
 
 
@@ -195,7 +198,7 @@ def ingest(wh: Warehouse, path: str | Path, run_id: str | None = None) -> Ingest
     try:
         fingerprint = fingerprint_files(files)
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read: {exc}") from None
+        raise InputError(f"{path}: cannot be read: {exc}", path=path) from None
     run_id = run_id or new_run_id()
     report = IngestReport(run_id, str(path), shape, fingerprint)
     # The run records the absolute path of what was read (the candidates file itself when a folder
@@ -234,9 +237,9 @@ def _load_file(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path, run_
             )
             read = int(con.execute("SELECT count(*) FROM temp.main.ingest_stage").fetchone()[0])
             if read != layout.rows:
-                raise InputError(f"{path}: CSV read inconsistently ({read} rows, expected {layout.rows}); check its quoting")
+                raise InputError(f"{path}: CSV read inconsistently ({read} rows, expected {layout.rows}); check its quoting", path=path)
     except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot be read as {fmt.upper()}: {_error_text(exc)}") from None
+        raise InputError(f"{path}: cannot be read as {fmt.upper()}: {_error_text(exc)}", path=path) from None
     checkpoint(f"ingest:after-stage:{spec.name}")
     try:
         stage = _StagedFile(con, spec, path)
@@ -284,7 +287,7 @@ def scan_csv(path: Path) -> CsvLayout:
         except UnicodeDecodeError:
             return _scan_csv(path, "surrogateescape")
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read: {exc}") from None
+        raise InputError(f"{path}: cannot be read: {exc}", path=path) from None
     finally:
         csv.field_size_limit(old_limit)
 
@@ -310,17 +313,17 @@ def _scan_csv(path: Path, errors: str) -> CsvLayout:
         try:
             header = next(reader, None)
             if header is None or header == []:
-                raise InputError(f"{path}: is empty (no header row); expected a header with target, score, sample_size")
+                raise InputError(f"{path}: is empty (no header row); expected a header with target, score, sample_size", path=path)
             header = [header[0].lstrip("\ufeff")] + header[1:]
             columns = [name if name.strip() else f"column{i}" for i, name in enumerate(header)]
             seen: dict[str, int] = {}
             for i, name in enumerate(columns):
                 key = name.strip().lower()
                 if key in seen:
-                    raise InputError(f"{path}: column {name!r} appears more than once (columns {seen[key] + 1} and {i + 1})")
+                    raise InputError(f"{path}: column {name!r} appears more than once (columns {seen[key] + 1} and {i + 1})", path=path)
                 seen[key] = i
             if errors != "strict" and _not_utf8(header):
-                raise InputError(f"{path}: the header row is not valid UTF-8 text; save the file as UTF-8")
+                raise InputError(f"{path}: the header row is not valid UTF-8 text; save the file as UTF-8", path=path)
             for row in reader:
                 if not row:
                     continue  # a blank line (DuckDB skips it too)
@@ -336,18 +339,20 @@ def _scan_csv(path: Path, errors: str) -> CsvLayout:
                         if _not_utf8([value]):
                             bad_text.setdefault(i, []).append(f"row {rows}: {_show(value.encode('utf-8', 'surrogateescape'))}")
         except csv.Error as exc:
-            raise InputError(f"{path}: malformed CSV at line {reader.line_num} (row {rows + 1}): {exc}") from None
+            raise InputError(f"{path}: malformed CSV at line {reader.line_num} (row {rows + 1}): {exc}", path=path, line=reader.line_num) from None
     if width_count:
         more = f" (and {width_count - len(width_errors)} more)" if width_count > len(width_errors) else ""
         raise InputError(
             f"{path}: {width_count} row{'s do' if width_count != 1 else ' does'} not have the header's {len(columns)} "
-            f"columns ({', '.join(columns)[:200]}): {'; '.join(width_errors)}{more}"
+            f"columns ({', '.join(columns)[:200]}): {'; '.join(width_errors)}{more}",
+            path=path,
         )
     for i, problems in bad_text.items():
         more = f" (and {len(problems) - MAX_SHOWN} more)" if len(problems) > MAX_SHOWN else ""
         raise InputError(
             f"{path}: column {columns[i]!r}: {len(problems)} row{'s are' if len(problems) != 1 else ' is'} not valid UTF-8 "
-            f"text: {'; '.join(problems[:MAX_SHOWN])}{more}; save the file as UTF-8"
+            f"text: {'; '.join(problems[:MAX_SHOWN])}{more}; save the file as UTF-8",
+            path=path,
         )
     return CsvLayout(delimiter, columns, rows, max(2 * 1024 * 1024, 4 * longest + 1024))
 
@@ -358,11 +363,6 @@ def _not_utf8(values: list[str]) -> bool:
     except UnicodeEncodeError:
         return True
     return False
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _show(value: Any) -> str:
@@ -381,7 +381,7 @@ class _StagedFile:
         for name, dtype, *_ in described:
             key = name.strip().lower().lstrip("\ufeff")
             if key in self.names:
-                raise InputError(f"{path}: column {name!r} appears more than once")
+                raise InputError(f"{path}: column {name!r} appears more than once", path=path)
             self.names[key] = name
             self.types[key] = dtype.upper()
         count, base = con.execute("SELECT count(*), coalesce(min(rowid), 0) FROM temp.main.ingest_stage").fetchone()
@@ -394,7 +394,8 @@ class _StagedFile:
             found = ", ".join(self.names[k] for k in self.names) or "(none)"
             raise InputError(
                 f"{path}: missing required column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing)} (columns found: {found[:300]})"
+                f"{', '.join(missing)} (columns found: {found[:300]})",
+                path=path,
             )
 
     # --- expressions ------------------------------------------------------------------------
@@ -491,7 +492,7 @@ class _StagedFile:
     def _raise(self, column: str, problem: str, count: int, rows: list[tuple]) -> None:
         shown = "; ".join(f"row {r[0]}: {_show(r[1])}" for r in rows)
         more = f" (and {count - len(rows)} more)" if count > len(rows) else ""
-        raise InputError(f"{self.path}: column {column!r}: {count} row{'s' if count != 1 else ''} {problem}: {shown}{more}")
+        raise InputError(f"{self.path}: column {column!r}: {count} row{'s' if count != 1 else ''} {problem}: {shown}{more}", path=self.path)
 
     def check_values(self) -> None:
         for column, kind in self.spec.columns.items():
@@ -526,11 +527,11 @@ class _StagedFile:
                 f"target={_show(t)} {'(CS row)' if s is None else 'symbol=' + _show(s)} at rows {', '.join(map(str, rows_[:5]))}"
                 for t, s, rows_, _ in dupes
             )
-            raise InputError(f"{self.path}: columns 'target', 'symbol': {dupes[0][3]} duplicate key{'s' if dupes[0][3] != 1 else ''}: {shown}")
+            raise InputError(f"{self.path}: columns 'target', 'symbol': {dupes[0][3]} duplicate key{'s' if dupes[0][3] != 1 else ''}: {shown}", path=self.path)
 
     def load(self, run_id: str) -> dict[str, int]:
         if self.row_count == 0 and self.spec in (CANDIDATES, FEATURE_SELECTION):
-            raise InputError(f"{self.path}: has no data rows; refusing to build a plan from empty metrics")
+            raise InputError(f"{self.path}: has no data rows; refusing to build a plan from empty metrics", path=self.path)
         self.check_values()
         exprs = {c: self.typed(c, k)[0] for c, k in self.spec.columns.items()}
         symbol_norm = f"(CASE WHEN {exprs['symbol']} IS NULL OR {exprs['symbol']} IN ('', '__AGG__') THEN NULL ELSE {exprs['symbol']} END)"

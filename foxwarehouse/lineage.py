@@ -29,7 +29,7 @@ from sqlglot import exp
 from sqlglot.lineage import Node, lineage as sqlglot_lineage
 
 from .config import BOTH_STRONG_BEHAVIORS, DUMP_FORMATS, ROUTES, STABILITIES, TIERS
-from .errors import FoxError, ModelError
+from .errors import FoxError, ModelError, QueryError, UsageError, duckdb_detail
 from .project import Project
 from .render import Renderer, model_order, quote_identifier
 from .warehouse import SOURCE_TABLES, SOURCES
@@ -173,7 +173,8 @@ class LineageGraph:
                 try:
                     con.execute(f"CREATE TABLE {quote_identifier(name)} AS SELECT * FROM ({self.rendered[name].sql}) LIMIT 0")
                 except duckdb.Error as exc:
-                    raise ModelError(f"{self.rendered[name].path}: {str(exc).splitlines()[0]}") from None
+                    raise ModelError(f"{self.rendered[name].path}: {duckdb_detail(exc)}", model=name,
+                                     path=self.rendered[name].path) from None
                 schema[name] = {r[0]: r[1] for r in con.execute(f"DESCRIBE {quote_identifier(name)}").fetchall()}
             return schema
         finally:
@@ -192,7 +193,7 @@ class LineageGraph:
     def read_keys(self, model: str) -> list[str]:
         """Dotted config keys the model's SQL (and the macros it calls) reads, without lineage."""
         if model not in self.rendered:
-            raise FoxError(f"unknown model {model!r}; models: {', '.join(self.order)}")
+            raise QueryError(f"unknown model {model!r}; models: {', '.join(self.order)}", model=model)
         rec = _Recorder(self.config)
         self._marked(model, self.config, rec)
         leaves = {p for p in rec.read if p and (not isinstance(self._get(p), Mapping) or p in rec.steering)}
@@ -214,7 +215,7 @@ class LineageGraph:
         if model in self._columns:
             return self._columns[model]
         if model not in self.rendered:
-            raise FoxError(f"unknown model {model!r}; models: {', '.join(self.order)}")
+            raise QueryError(f"unknown model {model!r}; models: {', '.join(self.order)}", model=model)
         rec = _Recorder(self.config)
         base_sql = self._marked(model, self.config, rec)
         nodes = self._column_nodes(base_sql)
@@ -316,7 +317,7 @@ class LineageGraph:
     def column(self, model: str, column: str) -> ColumnInfo:
         infos = self.columns(model)
         if column not in infos:
-            raise FoxError(f"model {model!r} has no column {column!r}; columns: {', '.join(infos)}")
+            raise QueryError(f"model {model!r} has no column {column!r}; columns: {', '.join(infos)}", model=model)
         return infos[column]
 
     def trace(self, model: str, column: str) -> dict[str, Any]:
@@ -360,7 +361,7 @@ class LineageGraph:
 def parse_target(text: str) -> tuple[str, str | None]:
     model, _, column = text.strip().partition(".")
     if not model:
-        raise FoxError("lineage: give MODEL.COLUMN (for example routing_decisions.route) or MODEL")
+        raise UsageError("lineage: give MODEL.COLUMN (for example routing_decisions.route) or MODEL")
     return model, (column or None)
 
 

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
+from .formatting import md_escape, md_table_lines
+
 TOP_N = 50
+MAX_CELL = 120   # a plan's Markdown mirror stays readable whatever the names in it
 
 
 def md_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-    return text if len(text) <= 120 else text[:117] + "..."
+    return md_escape("" if value is None else str(value), limit=MAX_CELL)
 
 
 def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(md_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return "\n".join(md_table_lines(headers, ([md_cell(v) for v in row] for row in rows)))
 
 
 def metadata_block(metadata: dict[str, Any]) -> str:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .errors import FoxError
+from .errors import UsageError
 from .vocabulary import ROUTES, TRAINING_TYPES
 
 
 def choice(option: str, value: str | None, valid: Sequence[str]) -> str | None:
-    """`value` spelled as in `valid` (matched case-insensitively), None stays None; else FoxError."""
+    """`value` spelled as in `valid` (matched case-insensitively), None stays None; else UsageError."""
     if value is None:
         return None
     by_folded = {v.casefold(): v for v in valid}
     found = by_folded.get(str(value).strip().casefold())
     if found is None:
-        raise FoxError(f"unknown {option} {value!r}; valid values: {', '.join(valid)}")
+        raise UsageError(f"unknown {option} {value!r}; valid values: {', '.join(valid)}")
     return found
 
 

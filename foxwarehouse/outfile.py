@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .atomic import write_text_atomic
-from .errors import FoxError
+from .errors import OutputError
 from .export_record import inside_published_export
 
 DUCKDB_MAGIC = b"DUCK"          # a DuckDB database file has these bytes at offset 8
@@ -52,29 +52,29 @@ def _carries_marker(path: Path, markers: Sequence[str]) -> bool:
 
 
 def check_out_file(path: str | Path, markers: Sequence[str], db: str | Path | None = None) -> Path:
-    """The path to write, or FoxError (one line naming the file) when writing it would destroy
+    """The path to write, or OutputError (one line naming the file) when writing it would destroy
     something: the warehouse `db`, any DuckDB file, a published plan, or a file not ours."""
     path = Path(path)
     if db is not None and _same_file(path, Path(db)):
-        raise FoxError(f"refusing to write {path}: it is the warehouse file {db}")
+        raise OutputError(f"refusing to write {path}: it is the warehouse file {db}", path=path)
     if path.is_dir():
-        raise FoxError(f"refusing to write {path}: it is a folder; give a file name")
+        raise OutputError(f"refusing to write {path}: it is a folder; give a file name", path=path)
     # Also catches the .wal of a warehouse and any other DuckDB file, whatever --db says.
     if path.exists() and is_duckdb_file(path):
-        raise FoxError(f"refusing to write {path}: it is a DuckDB database file")
+        raise OutputError(f"refusing to write {path}: it is a DuckDB database file", path=path)
     if inside_published_export(path):
-        raise FoxError(f"refusing to write {path}: it is inside a published plan or its bookkeeping; "
-                       f"choose a path outside the export folder")
+        raise OutputError(f"refusing to write {path}: it is inside a published plan or its bookkeeping; "
+                          f"choose a path outside the export folder", path=path)
     if path.exists() and (path.is_symlink() or not path.is_file()):
-        raise FoxError(f"refusing to write {path}: it is not a regular file foxwarehouse wrote")
+        raise OutputError(f"refusing to write {path}: it is not a regular file foxwarehouse wrote", path=path)
     if path.exists():
         try:
             empty = path.stat().st_size == 0
         except OSError as exc:
-            raise FoxError(f"cannot write {path}: {exc}") from None
+            raise OutputError(f"cannot write {path}: {exc}", path=path) from None
         if not empty and not _carries_marker(path, markers):
-            raise FoxError(f"refusing to overwrite {path}: foxwarehouse did not write it; "
-                           f"remove it or choose another --out")
+            raise OutputError(f"refusing to overwrite {path}: foxwarehouse did not write it; "
+                              f"remove it or choose another --out", path=path)
     return path
 
 
@@ -84,5 +84,5 @@ def write_out_file(path: str | Path, text: str, markers: Sequence[str], db: str 
     try:
         write_text_atomic(target, text)
     except OSError as exc:
-        raise FoxError(f"cannot write {target}: {exc}") from None
+        raise OutputError(f"cannot write {target}: {exc}", path=target) from None
     return target

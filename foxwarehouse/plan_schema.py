@@ -59,7 +59,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "master_training_pla
 
 DEFAULT_MAX_ERRORS = 10
 
-#: Which route each training_type may carry (SPEC §5).
+#: Which route each training_type may carry (the job rules of docs/ROUTING.md).
 ROUTES_BY_TRAINING_TYPE: dict[str, frozenset[str]] = {
     "cross_sectional": frozenset({"ROUTE_CROSS_SECTIONAL"}),
     "symbol_specific": frozenset({"ROUTE_SYMBOL_SPECIFIC", "ROUTE_BOTH", "ROUTE_EXPERIMENTAL_ONLY"}),

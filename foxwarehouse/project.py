@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import FoxError
+from .errors import ProjectError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _BUNDLE_PARTS = ("sql", "macros", "config", "examples")
@@ -58,12 +58,13 @@ def load_project(project_dir: str | Path | None) -> Project:
         return packaged_project()
     root = Path(project_dir)
     if not root.is_dir():
-        raise FoxError(f"project directory not found: {root}")
+        raise ProjectError(f"project directory not found: {root}", path=root)
     missing = [p for p in ("sql", "macros") if not (root / p).is_dir()]
     if missing:
-        raise FoxError(
+        raise ProjectError(
             f"{root} is not a foxwarehouse project (missing {', '.join(missing)}/); "
-            f"create one with 'foxwarehouse init {root}'"
+            f"create one with 'foxwarehouse init {root}'",
+            path=root,
         )
     return Project(root / "sql", root / "macros", root / "config")
 
@@ -87,7 +88,7 @@ def init_project(target: str | Path) -> list[Path]:
     pairs = [(source.sql_dir, root / "sql"), (source.macros_dir, root / "macros"), (source.config_dir, root / "config")]
     clashes = [str(dst / f.name) for src, dst in pairs for f in src.iterdir() if f.is_file() and (dst / f.name).exists()]
     if clashes:
-        raise FoxError(f"init would overwrite existing files: {', '.join(clashes[:5])}")
+        raise ProjectError(f"init would overwrite existing files: {', '.join(clashes[:5])}")
     written: list[Path] = []
     for src, dst in pairs:
         dst.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ each staged folder gets its manifest last, then, holding an exclusive ``flock`` 
    anything else left there is kept as ``DIR/.foxwarehouse/kept-<time>/`` with a warning.
 
 Where the exchange is unsupported, the files of the existing folder are replaced one by one with
-``os.replace`` (the master last). The environment variable ``FOXWAREHOUSE_NO_EXCHANGE=1`` forces
+``atomic.rename_into_place`` (the master last). The environment variable ``FOXWAREHOUSE_NO_EXCHANGE=1`` forces
 that fallback; it exists for tests only.
 """
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import json
 import os
 import shutil
 import stat
@@ -41,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .atomic import write_text_atomic
+from .atomic import rename_into_place, write_json_atomic, write_text_atomic
 from .errors import OutputError
 from .export_record import (
     FOLDER_MANIFEST,
@@ -88,8 +87,7 @@ def new_staging(out: Path, run_id: str) -> Path:
 def write_manifest(folder: Path, run_id: str) -> dict[str, list[int]]:
     """Describe every file of a staged folder in its manifest (written last, atomically)."""
     files = {rel: [st.st_size, st.st_mtime_ns] for rel, st in _walk_files(folder) if rel != FOLDER_MANIFEST}
-    write_text_atomic(folder / FOLDER_MANIFEST,
-                      json.dumps({"run_id": run_id, "files": dict(sorted(files.items()))}, indent=1) + "\n")
+    write_json_atomic(folder / FOLDER_MANIFEST, {"run_id": run_id, "files": dict(sorted(files.items()))}, indent=1)
     return files
 
 
@@ -221,7 +219,7 @@ class Publisher:
             # Recorded before the rename: a crash in between leaves a record that still knows the file.
             files[self.candidates_name] = sorted(set(old) | {digest})
             write_record(self.out, record)
-            os.replace(staged, visible)
+            rename_into_place(staged, visible)
             _fsync_dir(self.out)
             files[self.candidates_name] = [digest]
             record["run_id"] = self.run_id
@@ -347,7 +345,7 @@ def _replace_files(staged: Path, visible: Path, folder: _Folder, run_id: str) ->
         if target.is_dir() and not target.is_symlink():
             _remove_empty_tree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged / rel, target)
+        rename_into_place(staged / rel, target)
     for rel, st in _walk_files(visible):
         if rel != FOLDER_MANIFEST and rel not in new and _ours(folder.old, rel, st):
             _unlink(visible / rel)
@@ -366,7 +364,7 @@ def _write_versions_manifest(folder: Path, run_id: str, versions: dict[str, set[
     doc = {"run_id": run_id, "files": files}
     if previous:
         doc["previous"] = previous
-    write_text_atomic(folder / FOLDER_MANIFEST, json.dumps(doc, indent=1) + "\n")
+    write_json_atomic(folder / FOLDER_MANIFEST, doc, indent=1)
 
 
 # --- stale staging folders ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from sqlglot import exp
 
 from .errors import ModelError
+from .models import declared_views
 from .project import Project
 
 RelationResolver = Callable[[str, str], str]  # (kind 'ref'|'source', name) -> SQL relation text
@@ -87,17 +88,25 @@ class RenderedModel:
     sources: list[str] = field(default_factory=list)
 
 
+# How projects made by older versions of `init` mark a view: a comment line in the model's SQL.
+# The bundled models declare `materialized: view` in sql/models.yml instead (foxwarehouse.models).
 VIEW_MARK = re.compile(r"^\s*--\s*materialized:\s*view\s*$", re.MULTILINE)
 
 
 def is_view_model(sql: str) -> bool:
-    """True for a model marked ``-- materialized: view``: computed when read, never stored per run."""
+    """True for SQL carrying the older ``-- materialized: view`` header line."""
     return VIEW_MARK.search(sql) is not None
 
 
-def view_models(rendered: Mapping[str, RenderedModel]) -> set[str]:
-    """The on-demand models of a project; another model may not ref() one (the build has no table for it)."""
-    views = {name for name, model in rendered.items() if is_view_model(model.sql)}
+def view_models(rendered: Mapping[str, RenderedModel], project: Project | None = None) -> set[str]:
+    """The on-demand models of a project; another model may not ref() one (the build has no table for it).
+
+    A model is a view when its entry in the project's sql/models.yml says ``materialized: view``;
+    an entry that says ``materialized: table`` is stored; without either, the older header comment
+    decides.
+    """
+    declared = declared_views(project) if project is not None else {}
+    views = {name for name, model in rendered.items() if declared.get(name, is_view_model(model.sql))}
     for model in rendered.values():
         for ref in set(model.refs) & views:
             raise ModelError(f"{model.path}: ref('{ref}') names a model marked '-- materialized: view', "
@@ -163,13 +172,14 @@ class Renderer:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise ModelError(f"{path}: cannot be read: {exc}") from None
+                raise ModelError(f"{path}: cannot be read: {exc}", path=path) from None
             try:
                 tree = self.env.parse(text, name=name, filename=str(path))
                 template = self.env.from_string(tree)
                 template.name, template.filename = name, str(path)
             except TemplateSyntaxError as exc:
-                raise ModelError(f"{path}: Jinja syntax error at line {exc.lineno}: {exc.message}") from None
+                raise ModelError(f"{path}: Jinja syntax error at line {exc.lineno}: {exc.message}", path=path,
+                                 line=exc.lineno) from None
             defined = [node.name for node in tree.find_all(nodes.Macro)]
             for macro in defined:
                 if macro in owner:
@@ -200,7 +210,7 @@ class Renderer:
             try:
                 modules[file] = template.make_module({**context, **namespace})
             except TemplateError as exc:
-                raise ModelError(f"{path}: cannot render: {_describe(exc)}") from None
+                raise ModelError(f"{path}: cannot render: {_describe(exc)}", path=path) from None
         return namespace
 
     def _context(self, resolver: RelationResolver, refs: list[str], sources: list[str]) -> dict[str, Any]:
@@ -227,16 +237,19 @@ class Renderer:
         try:
             template = self.env.from_string(self.env.parse(text, name=name, filename=str(path)))
         except TemplateSyntaxError as exc:
-            raise ModelError(f"{path}: Jinja syntax error at line {exc.lineno}: {exc.message}") from None
+            raise ModelError(f"{path}: Jinja syntax error at line {exc.lineno}: {exc.message}", model=name, path=path,
+                             line=exc.lineno) from None
         macros = self._macro_namespace(context)
         try:
             sql = template.render({**context, **macros})
         except ModelError as exc:
-            raise ModelError(f"{_error_place(exc, path)}: {exc.message}") from None
+            raise ModelError(f"{_error_place(exc, path)}: {exc.message}", model=name, path=path) from None
         except UndefinedError as exc:
-            raise ModelError(f"{_error_place(exc, path)}: undefined name while rendering: {exc.message}") from None
+            raise ModelError(f"{_error_place(exc, path)}: undefined name while rendering: {exc.message}",
+                             model=name, path=path) from None
         except TemplateError as exc:
-            raise ModelError(f"{_error_place(exc, path)}: cannot render: {_describe(exc)}") from None
+            raise ModelError(f"{_error_place(exc, path)}: cannot render: {_describe(exc)}", model=name,
+                             path=path) from None
         if check:
             check_sql(sql, path)
         return RenderedModel(name, path, sql.strip(), refs, sources)
@@ -254,7 +267,7 @@ class Renderer:
         else:
             paths = self.project.model_paths()
             if name not in paths:
-                raise ModelError(f"unknown model {name!r}; models: {', '.join(paths) or '(none)'}")
+                raise ModelError(f"unknown model {name!r}; models: {', '.join(paths) or '(none)'}", model=name)
             path = paths[name]
         if self.config is not self._cached_config:
             # The config was swapped (lineage renders with a recording stand-in): render afresh.
@@ -307,14 +320,15 @@ def check_sql(sql: str, path: Path) -> exp.Expression:
         line, col = first.get("line"), first.get("col")
         desc = first.get("description") or str(exc)
         text = sql.splitlines()[line - 1].strip() if line and line <= len(sql.splitlines()) else ""
-        raise ModelError(f"{path}: SQL syntax error at line {line}, column {col}: {desc} (in: {text[:120]})") from None
+        raise ModelError(f"{path}: SQL syntax error at line {line}, column {col}: {desc} (in: {text[:120]})",
+                         path=path, line=line, column=col) from None
     except sqlglot.errors.TokenError as exc:
-        raise ModelError(f"{path}: SQL syntax error: {exc}") from None
+        raise ModelError(f"{path}: SQL syntax error: {exc}", path=path) from None
     if len(statements) != 1:
-        raise ModelError(f"{path}: a model must be exactly one SELECT statement, found {len(statements)}")
+        raise ModelError(f"{path}: a model must be exactly one SELECT statement, found {len(statements)}", path=path)
     statement = statements[0]
     if not isinstance(statement, exp.Query):
-        raise ModelError(f"{path}: a model must be a SELECT query, found {statement.key.upper()}")
+        raise ModelError(f"{path}: a model must be a SELECT query, found {statement.key.upper()}", path=path)
     return statement
 
 

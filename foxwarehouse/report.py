@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .analyst import AnalystWarehouse
-from .errors import FoxError
+from .errors import FoxError, QueryError
 from .outfile import check_out_file, write_out_file
 from .warehouse import PUBLISHED
 
@@ -120,7 +120,7 @@ def collect(db: str | Path, run: str | None = PUBLISHED, wait: float = 0.0) -> d
         tables = set(aw.tables())
         missing = {"routing_decisions", "training_jobs", "cs_decisions"} - tables
         if missing:
-            raise FoxError(f"the warehouse has no {', '.join(sorted(missing))} table; build a plan first")
+            raise QueryError(f"the warehouse has no {', '.join(sorted(missing))} table; build a plan first")
         data: dict[str, Any] = {"run": info, "run_id": run_id}
         data["routes"] = _rows(aw, "SELECT target, route, count(*) FROM routing_decisions WHERE run_id = ? "
                                    "GROUP BY ALL ORDER BY target, route", [run_id])

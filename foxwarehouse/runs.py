@@ -10,7 +10,8 @@ from typing import Any
 
 import duckdb
 
-from .errors import FoxError, WarehouseError
+from .atomic import rename_into_place
+from .errors import UsageError, WarehouseError, duckdb_detail
 from .faults import checkpoint
 from .render import quote_identifier, sql_literal
 from .warehouse import PUBLISHED_RUN_QUERY, Warehouse
@@ -86,7 +87,7 @@ def prune_runs(db: str | Path, keep: int, wait: float = 0.0) -> PruneResult:
     exactly as it was.
     """
     if keep < 1:
-        raise FoxError("--keep must be >= 1: the newest N successful runs are kept, and the published run")
+        raise UsageError("--keep must be >= 1: the newest N successful runs are kept, and the published run")
     path = Path(db)
     if not path.exists():
         raise WarehouseError(f"warehouse not found: {path} (run 'foxwarehouse plan' first)")
@@ -112,10 +113,10 @@ def prune_runs(db: str | Path, keep: int, wait: float = 0.0) -> PruneResult:
             checkpoint("prune:before-replace")
             # While our exclusive open still holds the lock: no other process can have written
             # the original since the copy, nor open the new file before it is complete.
-            os.replace(tmp, path)
+            rename_into_place(tmp, path)
         except (duckdb.Error, OSError) as exc:
             raise WarehouseError(f"prune failed, the warehouse {path} is unchanged: "
-                                 f"{str(exc).strip().splitlines()[0]}") from None
+                                 f"{duckdb_detail(exc)}") from None
         finally:
             _remove(tmp)
     return PruneResult(len(doomed), kept_in_order, published, size_before, path.stat().st_size)

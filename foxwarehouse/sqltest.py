@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import FoxError
+from .errors import ProjectError, UsageError
 from .project import Project, load_project, packaged_project
 from .sqltest_compare import SqlTestError, format_value
 from .sqltest_files import SqlCase, SqlTestFile, discover, load_file
@@ -97,8 +97,8 @@ def run_suite(paths: Iterable[str | Path] = (), project_dir: str | Path | None =
             if not default.is_dir():
                 default = packaged_tests_dir()
         if not default.is_dir():
-            raise FoxError(f"no SQL unit tests found in {default}; write tests/sql/<model>.yaml "
-                           f"(see docs/SQL_TESTS.md) or copy them from {packaged_tests_dir()}")
+            raise ProjectError(f"no SQL unit tests found in {default}; write tests/sql/<model>.yaml "
+                               f"(see docs/SQL_TESTS.md) or copy them from {packaged_tests_dir()}", path=default)
         paths = [default]
     whole_dirs = [Path(p) for p in paths if Path(p).is_dir()]
     files: list[SqlTestFile] = []
@@ -110,12 +110,12 @@ def run_suite(paths: Iterable[str | Path] = (), project_dir: str | Path | None =
             broken.append(exc.message)
             write(f"ERROR {exc.message}")
     if not files and not broken:
-        raise FoxError(f"no SQL unit test files (*.yaml) in {', '.join(str(p) for p in paths)}")
+        raise UsageError(f"no SQL unit test files (*.yaml) in {', '.join(str(p) for p in paths)}")
     if keyword and not any(keyword in case.id for test_file in files for case in test_file.cases):
         # A typo in -k would otherwise report "0 passed, 0 failed" and exit 0.
         total = sum(len(test_file.cases) for test_file in files)
-        raise FoxError(f"-k {keyword!r} matches none of the {total} test cases; it is matched against "
-                       f"case ids FILE::CASE, as printed by 'foxwarehouse test'")
+        raise UsageError(f"-k {keyword!r} matches none of the {total} test cases; it is matched against "
+                         f"case ids FILE::CASE, as printed by 'foxwarehouse test'")
     runners: dict[Project, SqlTestRunner] = {}
     results: list[CaseResult] = []
     by_project: dict[Project, list[SqlCase]] = {}

@@ -23,8 +23,8 @@ from typing import Any, Iterable, Sequence
 
 import duckdb
 
-from .errors import FoxError
-from .formatting import format_value
+from .errors import FoxError, duckdb_detail
+from .formatting import format_value, text_table
 from .render import quote_identifier
 
 DEFAULT_TOLERANCE = 1e-9
@@ -104,10 +104,6 @@ def value_sql(value: Any, dtype: duckdb.DuckDBPyType, where: str) -> str:
     return f"CAST({_scalar_literal(value, where)} AS {type_text})"
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def create_table(con: duckdb.DuckDBPyConnection, name: str, columns: Sequence[tuple[str, str]],
                  rows: Sequence[dict[str, Any]], where: str, rid: bool = False) -> None:
     """A temp table `name` with exactly `columns` (name, type); omitted values are NULL of that type.
@@ -139,7 +135,7 @@ def create_table(con: duckdb.DuckDBPyConnection, name: str, columns: Sequence[tu
     try:
         con.execute(f"{create}; INSERT INTO {quote_identifier(name)} VALUES {', '.join(tuples)}")
     except duckdb.Error as exc:
-        raise SqlTestError(f"{where}: a value does not fit its column type: {_first_line(exc)}") from None
+        raise SqlTestError(f"{where}: a value does not fit its column type: {duckdb_detail(exc)}") from None
 
 
 # --- comparison -----------------------------------------------------------------------------
@@ -214,10 +210,7 @@ def _cell(value: Any, limit: int = MAX_CELL) -> str:
 def table_lines(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[str]:
     """A small fixed-width table of `rows` (at most MAX_SHOWN_ROWS)."""
     shown = rows[:MAX_SHOWN_ROWS]
-    cells = [[_cell(r.get(c)) for c in columns] for r in shown]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += [" | ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    lines = text_table(columns, [[_cell(r.get(c)) for c in columns] for r in shown], rule=False)
     if len(rows) > len(shown):
         lines.append(f"... and {len(rows) - len(shown)} more")
     return lines

@@ -13,15 +13,14 @@ import hashlib
 import itertools
 import json
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import duckdb
 import yaml
 
-from .config import load_config, validate_config
-from .errors import ConfigError, FoxError
+from .config import load_config_with_notices, validate_config_with_notices
+from .errors import ConfigError, FoxError, duckdb_detail
 from .project import Project, packaged_project
 from .render import RenderedModel, Renderer, _make_environment, quote_identifier
 from .sqltest_compare import SqlTestError, compare, compare_positional, create_table, format_value
@@ -157,7 +156,7 @@ class ConfigScope:
                     rel = self.con.sql(model.sql)
                     cache[key] = [(c, str(t)) for c, t in zip(rel.columns, rel.types)]
                 except duckdb.Error as exc:
-                    raise SqlTestError(f"cannot derive the schema of model {name}: {str(exc).splitlines()[0]}") from None
+                    raise SqlTestError(f"cannot derive the schema of model {name}: {duckdb_detail(exc)}", model=name) from None
         return cache[key]
 
     def _table(self, kind: str, name: str) -> None:
@@ -245,14 +244,15 @@ class SqlTestRunner:
                 try:
                     self._raw_config = yaml.load(self.config_path.read_text(encoding="utf-8"), Loader=YamlLoader) or {}
                 except (OSError, UnicodeDecodeError, yaml.YAMLError):
-                    load_config(self.config_path)  # raises the config loader's own error
+                    load_config_with_notices(self.config_path)  # raises the config loader's own error
                     raise
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    self._configs[key] = validate_config(self._raw_config, overrides=copy.deepcopy(dict(overrides)))
+                # A test case's config notices (FoxML-only keys) are not test results: dropped.
+                self._configs[key], _ = validate_config_with_notices(self._raw_config,
+                                                                     overrides=copy.deepcopy(dict(overrides)))
             except ConfigError as exc:
-                raise ConfigError(f"config {self.config_path} with the case's overrides: {exc.message}") from None
+                raise ConfigError(f"config {self.config_path} with the case's overrides: {exc.message}",
+                                  path=self.config_path, key=exc.key) from None
         config = self._configs[key]
         ckey = json.dumps(config, sort_keys=True)
         if ckey not in self._scopes:
@@ -334,7 +334,7 @@ class SqlTestRunner:
             try:
                 con.execute(f"CREATE TEMP TABLE {raw} AS {spec['sql']}")
             except duckdb.Error as exc:
-                raise SqlTestError(f"{where}: the fixture SQL failed: {str(exc).splitlines()[0]}") from None
+                raise SqlTestError(f"{where}: the fixture SQL failed: {duckdb_detail(exc)}") from None
             have = con.sql(f"SELECT * FROM {raw}").columns
             known = [c for c, _ in columns]
             extra = [c for c in have if c not in known]
@@ -347,7 +347,7 @@ class SqlTestRunner:
                 con.execute(f"CREATE TEMP TABLE {quote_identifier(table)} AS SELECT {select} FROM {raw}")
             except duckdb.Error as exc:
                 raise SqlTestError(f"{where}: the fixture SQL does not fit the real column types: "
-                                   f"{str(exc).splitlines()[0]}") from None
+                                   f"{duckdb_detail(exc)}") from None
             return
         _, rows = parse_rows(spec, where)
         create_table(con, table, columns, rows, where)
@@ -359,7 +359,7 @@ class SqlTestRunner:
             try:
                 con.execute(f"CREATE TEMP TABLE __expected_raw AS {case.expect['sql']}")
             except duckdb.Error as exc:
-                raise SqlTestError(f"expect: the SQL failed: {str(exc).splitlines()[0]}") from None
+                raise SqlTestError(f"expect: the SQL failed: {duckdb_detail(exc)}") from None
             names = con.sql("SELECT * FROM __expected_raw").columns
             self._check_columns(case, names, outputs)
             columns = [(c, out_types[c]) for c in names]

@@ -1,4 +1,5 @@
-"""Seeded synthetic routing metrics, in both input shapes (SPEC §2a and §2b).
+"""Seeded synthetic routing metrics, in both input shapes: one candidates file and a directory of raw
+metrics (see docs/ROUTING.md, Inputs).
 
 This module owns the generator behind the bundled example metrics (``examples/``) and the
 benchmark data sets (``benchmarks/generate.py``). It writes, for one seed:

@@ -1,5 +1,5 @@
-"""The contract's fixed vocabularies (SPEC §2–§5), shared by config validation, ingest and the
-trainer-side consumer. Standard library only: `foxwarehouse.consumer` imports it."""
+"""The contract's fixed vocabularies (inputs, config, routes and jobs; see docs/ROUTING.md), shared by
+config validation, ingest and the trainer-side consumer. Standard library only: `foxwarehouse.consumer` imports it."""
 from __future__ import annotations
 
 STABILITIES = ("STABLE", "DRIFTING", "DIVERGED", "UNKNOWN")

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import duckdb
 
 from .engine import DuckDBEngine
-from .errors import FoxError, RunNotFound, WarehouseError
+from .errors import QueryError, RunNotFound, WarehouseError
 from .faults import checkpoint
 
 # 2: master_plan is a view over training_jobs (version 1 stored a copy of it per run).
@@ -138,9 +138,9 @@ class Warehouse:
                         f"warehouse {self.path} is in use by another process{who}; "
                         f"retry later or pass --wait SECONDS"
                     ) from None
-                raise WarehouseError(f"cannot open warehouse {self.path}: {text}") from None
+                raise WarehouseError(f"cannot open warehouse {self.path}: {text}", path=self.path) from None
             except duckdb.Error as exc:
-                raise WarehouseError(f"cannot open warehouse {self.path}: {exc}") from None
+                raise WarehouseError(f"cannot open warehouse {self.path}: {exc}", path=self.path) from None
 
     def _check_schema_version(self) -> None:
         tables = {r[0] for r in self.con.execute(
@@ -278,7 +278,7 @@ class Warehouse:
         """The validated config a run was built with, read back from runs.config (canonical JSON)."""
         row = self.con.execute("SELECT config FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None or not row[0]:
-            raise FoxError(f"run {run_id} has no stored config (it was never built)")
+            raise QueryError(f"run {run_id} has no stored config (it was never built)")
         return json.loads(row[0])
 
     def set_run(self, run_id: str, **fields: Any) -> None:

@@ -1,6 +1,6 @@
--- materialized: view
--- (computed when read, from the run's stored tables and config; the build does not store ~20 rows
--- per pair. `foxwarehouse explain` and the latest_decision_trace view read it.)
+-- (`materialized: view` in sql/models.yml: computed when read, from the run's stored tables and
+-- config; the build does not store ~20 rows per pair. `foxwarehouse explain` and the
+-- latest_decision_trace view read it.)
 --
 -- decision_trace: every rule of SPEC §4 evaluated for every candidate row and pair, in order, with
 -- the compared values and thresholds. One row per (target, symbol, side, step):

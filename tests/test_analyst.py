@@ -64,8 +64,14 @@ def test_latest_views_are_persistent_and_read_the_newest_built_run(demo_db: Path
 def test_view_models_are_not_stored(tmp_path: Path) -> None:
     from foxwarehouse.project import packaged_project
 
-    assert is_view_model(packaged_project().model_paths()["decision_trace"].read_text(encoding="utf-8"))
-    assert not is_view_model(packaged_project().model_paths()["routing_decisions"].read_text(encoding="utf-8"))
+    from foxwarehouse.models import model_meta
+
+    meta = model_meta(packaged_project())
+    assert meta["decision_trace"].materialized == "view" and meta["master_plan"].materialized == "view"
+    assert meta["routing_decisions"].materialized is None
+    # the older header comment is still recognised, though the bundled models no longer carry it
+    assert is_view_model("-- materialized: view\nSELECT 1\n")
+    assert not is_view_model(packaged_project().model_paths()["decision_trace"].read_text(encoding="utf-8"))
     result = run_cli(["build", "--db", tmp_path / "x.duckdb"])
     assert result.code == 2  # nothing ingested; the build itself is covered by the fixture
 

@@ -1,4 +1,4 @@
-"""Post-build audits (foxwarehouse.audits, sql/audits.yml): declared checks, their failing rows,
+"""Post-build audits (foxwarehouse.audits, `audits:` in sql/models.yml): declared checks, their failing rows,
 and what a failing audit does to a real build: exit 2, the run marked failed, the export kept."""
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "foxwarehouse"
 
-CORE = {"errors", "config", "project", "render", "warehouse", "engine", "context"}
+CORE = {"errors", "config", "project", "models", "render", "warehouse", "engine", "context"}
 WRITE = {"ingest", "build", "audits", "export", "publish"}
 READ_PREFIXES = ("diff", "sqltest")
 READ = {"analyst", "explain", "lineage", "catalog", "report", "feed"}
