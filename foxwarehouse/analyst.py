@@ -18,9 +18,11 @@ import csv
 import io
 import itertools
 import json
+import os
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -175,7 +177,7 @@ def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
             continue
         missing: list[str] = []
 
-        def resolver(kind_: str, name: str) -> str:
+        def resolver(kind_: str, name: str, missing: list[str] = missing) -> str:
             if kind_ != "ref" or name not in by_table or by_table[name] not in available:
                 missing.append(name)
                 return quote_identifier(name)
@@ -220,7 +222,7 @@ def _published_computed_sql(con: duckdb.DuckDBPyConnection, renderers: _RunRende
                    f"AND r.config_hash = {sql_literal(config_hash)})")
         missing: list[str] = []
 
-        def resolver(kind_: str, name: str, run_sql: str = run_sql) -> str:
+        def resolver(kind_: str, name: str, run_sql: str = run_sql, missing: list[str] = missing) -> str:
             if kind_ != "ref" or name not in tables:
                 missing.append(name)
                 return quote_identifier(name)
@@ -249,7 +251,7 @@ class AnalystWarehouse:
     (pandas) or ``.fetchall()`` materialise them. Use as a context manager or call ``close()``.
     """
 
-    def __init__(self, db: str | Path, wait: float = 0.0, project_dir: str | Path | None = None):
+    def __init__(self, db: str | os.PathLike[str], wait: float = 0.0, project_dir: str | os.PathLike[str] | None = None):
         self.project = load_project(project_dir)
         self._wh = Warehouse(db, read_only=True, wait=wait)
         self.path = self._wh.path
@@ -269,7 +271,7 @@ class AnalystWarehouse:
         finally:
             self._wh.close()
 
-    def __enter__(self) -> "AnalystWarehouse":
+    def __enter__(self) -> AnalystWarehouse:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -342,8 +344,8 @@ class AnalystWarehouse:
         return rel.order("side, step")
 
 
-def open_warehouse(db: str | Path = "foxwarehouse.duckdb", wait: float = 0.0,
-                   project_dir: str | Path | None = None) -> AnalystWarehouse:
+def open_warehouse(db: str | os.PathLike[str] = "foxwarehouse.duckdb", wait: float = 0.0,
+                   project_dir: str | os.PathLike[str] | None = None) -> AnalystWarehouse:
     """``foxwarehouse.open(db)``: a read-only analyst session returning DuckDB relations."""
     return AnalystWarehouse(db, wait=wait, project_dir=project_dir)
 

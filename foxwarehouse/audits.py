@@ -22,13 +22,15 @@ up to 5 offending rows, the build rolls back, and the previous export stays as i
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import yaml
 
+from .engine import one_row
 from .errors import AuditError, ModelError, duckdb_detail
 from .formatting import format_value
 from .models import model_meta, models_file
@@ -191,8 +193,8 @@ def audit_sql(audit: Audit, relation: Callable[[str, str], str], columns: Callab
         return renderer.render_text(f"audit:{audit.name}", audit.spec, audit.path, relation).sql
     if audit.check == "unique":
         check_columns(audit.spec, audit.model, have)
-        cols = ", ".join(q(c) for c in audit.spec)
-        return (f"SELECT {cols}, count(*) AS n FROM {rel}{where} GROUP BY {cols} HAVING count(*) > 1 "
+        key_cols = ", ".join(q(c) for c in audit.spec)
+        return (f"SELECT {key_cols}, count(*) AS n FROM {rel}{where} GROUP BY {key_cols} HAVING count(*) > 1 "
                 f"ORDER BY {', '.join(f'CAST({q(c)} AS VARCHAR)' for c in audit.spec)}")
     shown = [c for c in KEY_COLUMNS if c in have]
     if audit.check == "not_null":
@@ -243,7 +245,7 @@ def check_audits(con: duckdb.DuckDBPyConnection, audits: list[Audit], relation: 
     for audit in audits:
         sql = audit_sql(audit, relation, columns, renderer)
         try:
-            count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+            count = one_row(con.execute(f"SELECT count(*) FROM ({sql})"))[0]
             if not count:
                 continue
             cur = con.execute(f"SELECT * FROM ({sql}) LIMIT {SHOWN_ROWS}")

@@ -8,8 +8,9 @@ failure rolls the whole build back and marks the run failed.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 

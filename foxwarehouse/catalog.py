@@ -8,17 +8,18 @@ warehouse is needed and the catalog always matches the SQL.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
 from .errors import ProjectError
 from .formatting import md_escape
-from .outfile import check_out_file, write_out_file
 from .lineage import LineageGraph, compress_keys
 from .models import MODELS_FILE, read_models_yml
+from .outfile import check_out_file, write_out_file
 from .project import Project, packaged_project
 from .render import Renderer, view_models
 from .warehouse import SOURCES

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
 
 from . import __version__
 from .errors import FoxError, InputError, PlanError, UsageError
@@ -105,7 +105,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 @command("runs")
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .runs import list_runs, format_runs, prune_runs
+    from .runs import format_runs, list_runs, prune_runs
 
     if args.prune:
         if args.keep is None:
@@ -155,7 +155,6 @@ def cmd_compile(args: argparse.Namespace) -> int:
 @command("init")
 def cmd_init(args: argparse.Namespace) -> int:
     from .project import init_project
-
     from .sqltest import copy_tests
 
     written = init_project(args.dir)
@@ -222,8 +221,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_lineage(args: argparse.Namespace) -> int:
     import json as _json
 
-    from .lineage import LineageGraph, format_model, format_trace, parse_target
     from .context import Context
+    from .lineage import LineageGraph, format_model, format_trace, parse_target
 
     ctx = Context.load(args.config, args.project_dir)
     graph = LineageGraph(ctx.project, ctx.config, renderer=ctx.renderer)
@@ -287,12 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("plan", "ingest metrics, build the plan and export it")
     p.add_argument("--metrics", required=True, metavar="PATH", help="routing_candidates file or metrics directory")
-    cfg(p); db(p)
+    cfg(p)
+    db(p)
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"export folder (default {DEFAULT_OUT})")
     p.add_argument("--include-blocked", action="store_true", help="also emit blocked jobs (priority 0)")
 
     p = add("demo", "run the whole pipeline on the bundled example metrics")
-    cfg(p); db(p)
+    cfg(p)
+    db(p)
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"export folder (default {DEFAULT_OUT})")
 
     p = add("ingest", "load a metrics file or directory as a new run")
@@ -300,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     db(p)
 
     p = add("build", "run the SQL models for the latest ingested run")
-    cfg(p); db(p)
+    cfg(p)
+    db(p)
     p.add_argument("--run", metavar="RUN", help="run to build (default: latest)")
     p.add_argument("--include-blocked", action="store_true", help="also emit blocked jobs (priority 0)")
 
@@ -379,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
 
     p = add("docs", "write the model catalog (Markdown): DAG, columns, descriptions, tests")
-    cfg(p); db(p)
+    cfg(p)
+    db(p)
     p.add_argument("--out", default="docs/CATALOG.md", metavar="FILE",
                    help="output file (default docs/CATALOG.md); never the warehouse, a file inside a "
                         "published plan, or an existing file foxwarehouse did not write")

@@ -18,7 +18,6 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-
 from .vocabulary import ROUTES, STABILITIES
 
 BOTH_STRONG_BEHAVIORS = ("ROUTE_BOTH", "PREFER_CS", "PREFER_SYMBOL")

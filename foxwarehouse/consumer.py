@@ -33,19 +33,20 @@ from __future__ import annotations
 import copy
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import PlanError
-from .vocabulary import ROUTES, TRAINING_TYPES
 from .plan_schema import (
+    COPY_HINT,
     KNOWN_SCHEMA_VERSIONS,
     MASTER_PLAN_FILENAME,
-    COPY_HINT,
     locate_plan,
     read_plan_document,
     validate_plan_document,
 )
+from .vocabulary import ROUTES, TRAINING_TYPES
 
 __all__ = ["KNOWN_SCHEMA_VERSIONS", "PlanError", "TrainingPlan", "load_plan"]
 
@@ -110,7 +111,7 @@ class TrainingPlan:
     # -- construction -----------------------------------------------------------------------------
 
     @classmethod
-    def allow_all(cls, path: str | os.PathLike | None = None) -> "TrainingPlan":
+    def allow_all(cls, path: str | os.PathLike | None = None) -> TrainingPlan:
         """A plan that allows every target, symbol and family (what a missing plan means).
 
         ``path`` is only recorded (the place a plan was looked for), for diagnostics.
@@ -118,7 +119,7 @@ class TrainingPlan:
         return cls(None, path)
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any], path: str | os.PathLike | None = None) -> "TrainingPlan":
+    def from_document(cls, document: Mapping[str, Any], path: str | os.PathLike | None = None) -> TrainingPlan:
         """Validate a parsed plan and index it; :class:`PlanError` when it is invalid."""
         return cls(document, path, validate=True)
 

@@ -7,9 +7,9 @@ model and macro file is read and rendered by one ``Renderer``.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from .config import canonical_json, load_config_with_notices, validate_config_with_notices
@@ -27,8 +27,9 @@ class Context:
     _renderer: Renderer | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def load(cls, config: str | Path | dict | None = None, project_dir: str | Path | None = None,
-             include_blocked: bool | None = None, project: Project | None = None) -> Context:
+    def load(cls, config: str | os.PathLike[str] | dict | None = None,
+             project_dir: str | os.PathLike[str] | None = None, include_blocked: bool | None = None,
+             project: Project | None = None) -> Context:
         """Load the project and validate the config (a path, a mapping or None for the default)."""
         project = project or load_project(project_dir)
         overrides = {"training_plan.include_blocked": True} if include_blocked else None

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from .config import flatten
+from .engine import one_row
 from .errors import FoxError, ModelError, ProjectError, QueryError, RunNotFound, WarehouseError, duckdb_detail
 from .project import bundled_dir
 from .warehouse import Warehouse, _safe_setting, memory_limit
@@ -171,8 +172,8 @@ def _load_file_side(side: Side, con: duckdb.DuckDBPyConnection, wh: Warehouse | 
                 f"records=true, maximum_object_size={size}, columns={{'metadata': 'JSON', 'jobs': '{_JOBS_TYPE}'}})",
                 [str(path)],
             )
-        n_docs, meta_text, has_jobs = con.execute(
-            f"SELECT count(*), any_value(metadata), bool_and(jobs IS NOT NULL) FROM {raw}").fetchone()
+        n_docs, meta_text, has_jobs = one_row(con.execute(
+            f"SELECT count(*), any_value(metadata), bool_and(jobs IS NOT NULL) FROM {raw}"))
         if n_docs != 1 or not has_jobs:
             raise PlanFileError(f"{side.path} is not a training plan: expected one JSON object with a 'jobs' list")
         con.execute(
@@ -183,7 +184,7 @@ def _load_file_side(side: Side, con: duckdb.DuckDBPyConnection, wh: Warehouse | 
             [side.jobs_key],
         )
         missing = " OR ".join(f"{c} IS NULL" for c in _REQUIRED_JOB_FIELDS)
-        bad = con.execute(f"SELECT min(plan_order) FROM {table} WHERE {missing}").fetchone()[0]
+        bad = one_row(con.execute(f"SELECT min(plan_order) FROM {table} WHERE {missing}"))[0]
         con.execute(f"DROP TABLE {raw}")
     except duckdb.Error as exc:
         raise PlanFileError(f"cannot read plan file {side.path}: {duckdb_detail(exc, kind=False)}", path=side.path) from None
@@ -214,7 +215,7 @@ def _memory_for_file(con: duckdb.DuckDBPyConnection, size: int) -> None:
     FOXWAREHOUSE_MEMORY_LIMIT, let this short-lived read-only connection use that much."""
     if "FOXWAREHOUSE_MEMORY_LIMIT" in os.environ:
         return
-    number, _, unit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0].partition(" ")
+    number, _, unit = one_row(con.execute("SELECT current_setting('memory_limit')"))[0].partition(" ")
     factor = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "bytes": 1}.get(unit)
     try:
         have = float(number) * factor if factor else None
@@ -404,14 +405,14 @@ def _decision_row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _config_section(sa: Side, sb: Side) -> dict[str, Any]:
+    if sa.config is not None and sb.config is not None:
+        return {"available": True, "config_hash_equal": sa.metadata.get("config_hash") == sb.metadata.get("config_hash"),
+                "reason": None, "changes": config_changes(sa.config, sb.config)}
     missing = [s for s in (sa, sb) if s.config is None]
-    if missing:
-        names = " and ".join(f"{s.name} ({s.ref})" for s in missing)
-        same_hash = sa.metadata.get("config_hash") == sb.metadata.get("config_hash")
-        return {"available": False, "config_hash_equal": same_hash, "changes": [],
-                "reason": f"not available for a JSON side without its run in the warehouse: {names}"}
-    return {"available": True, "config_hash_equal": sa.metadata.get("config_hash") == sb.metadata.get("config_hash"),
-            "reason": None, "changes": config_changes(sa.config, sb.config)}
+    names = " and ".join(f"{s.name} ({s.ref})" for s in missing)
+    same_hash = sa.metadata.get("config_hash") == sb.metadata.get("config_hash")
+    return {"available": False, "config_hash_equal": same_hash, "changes": [],
+            "reason": f"not available for a JSON side without its run in the warehouse: {names}"}
 
 
 def config_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:

@@ -6,10 +6,12 @@ second engine (Spark, say) is a second class with these methods, chosen where th
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import duckdb
 
+from .errors import EmptyResultError
 from .faults import checkpoint
 
 Params = Sequence[Any] | None
@@ -17,6 +19,18 @@ Params = Sequence[Any] | None
 # How many rows one query hands to Python when a plan is streamed (export, derived views, the
 # feed): large enough to keep the query count low, small enough that memory stays flat.
 CHUNK_ROWS = 50_000
+
+
+def one_row(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The row of a query that always yields exactly one (a count, an aggregate, a setting).
+
+    ``fetchone()`` is typed as possibly None; getting None here means the warehouse is not what the
+    query expects, which is reported as a FoxError instead of a TypeError on indexing None.
+    """
+    row = cursor.fetchone()
+    if row is None:
+        raise EmptyResultError("a single-row query returned no row; the warehouse may be damaged")
+    return row
 
 
 class DuckDBEngine:

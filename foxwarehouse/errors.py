@@ -65,6 +65,10 @@ class WarehouseError(FoxError):
     """The warehouse file cannot be opened, is busy, or has an unknown schema."""
 
 
+class EmptyResultError(WarehouseError):
+    """A query that always yields one row (a count, an aggregate, a setting) yielded none."""
+
+
 class RunNotFound(FoxError):
     """A run reference (id, latest, latest~N) does not resolve."""
 

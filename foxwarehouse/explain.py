@@ -95,7 +95,7 @@ def explain(db: str | Path, target: str, symbol: str | None = None, run: str | N
             ex.traces.setdefault(row["side"], []).append(row)
         ex.cs_decision = _rows(aw, "SELECT * EXCLUDE (run_id) FROM cs_decisions WHERE run_id = ? AND target = ?",
                                [run_id, target])[0]
-        if symbol is not None and ex.decision["route_before_cap"] == "ROUTE_EXPERIMENTAL_ONLY":
+        if symbol is not None and ex.decision is not None and ex.decision["route_before_cap"] == "ROUTE_EXPERIMENTAL_ONLY":
             ex.cap_ranking = _rows(
                 aw, "SELECT experimental_rank, symbol, score, route FROM routing_decisions WHERE run_id = ? AND target = ? "
                     "AND route_before_cap = 'ROUTE_EXPERIMENTAL_ONLY' ORDER BY experimental_rank", [run_id, target])

@@ -19,20 +19,21 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
-from .atomic import atomic_stream, copy_file_atomic, write_text_atomic
-from .engine import CHUNK_ROWS
-from .errors import ExportError, OutputError
-from .faults import checkpoint
-from .export_views import write_derived_views
 from . import jobs_json
-from .publish import Publisher, discard_staging, new_staging, output_lock, write_manifest
+from .atomic import atomic_stream, copy_file_atomic, write_text_atomic
+from .engine import CHUNK_ROWS, one_row
+from .errors import ExportError, OutputError
+from .export_views import write_derived_views
+from .faults import checkpoint
 from .markdown import TOP_N, routing_plan_markdown, training_plan_markdown
+from .publish import Publisher, discard_staging, new_staging, output_lock, write_manifest
 from .render import quote_identifier, sql_literal
 from .warehouse import Warehouse, utc_now
 
@@ -60,7 +61,7 @@ def pyarrow_available() -> bool:
         return False
 
 
-def export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float = 0.0,
+def export(wh: Warehouse, run_id: str, out_dir: str | os.PathLike[str], wait: float = 0.0,
            config: dict[str, Any] | None = None, job_json: str | None = None) -> ExportResult:
     """Write every export file of `run_id` into out_dir, replacing the previous export atomically.
 
@@ -78,7 +79,7 @@ def export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float = 0.0,
             pass
 
 
-def _export(wh: Warehouse, run_id: str, out_dir: str | Path, wait: float,
+def _export(wh: Warehouse, run_id: str, out_dir: str | os.PathLike[str], wait: float,
             config: dict[str, Any] | None, job_json: str | None) -> ExportResult:
     run = wh.run(run_id)
     if run["status"] not in ("built", "exported"):
@@ -137,7 +138,7 @@ class _Writer:
         self.config = config
         self.root = root
         self.files: list[str] = []
-        catalog = quote_identifier(self.con.execute("SELECT current_database()").fetchone()[0])
+        catalog = quote_identifier(one_row(self.con.execute("SELECT current_database()"))[0])
         self.t = {name: f"{catalog}.main.{quote_identifier(name)}" for name in
                   ("routing_candidates", "cs_decisions", "routing_decisions", "master_plan", "plan_summary")}
         self.formats = set(config["routing"]["dump_plan_as"])
@@ -292,11 +293,11 @@ class _Writer:
     def _job_chunks(self, prefix: str) -> Iterator[str]:
         total = int(self.total_jobs)
         for start in range(1, total + 1, CHUNK_ROWS):
-            (text,) = self.con.execute(
+            (text,) = one_row(self.con.execute(
                 f"SELECT string_agg({sql_literal(prefix)} || job_json, ',' || chr(10) ORDER BY plan_order) "
                 f"FROM {self.job_json} WHERE plan_order BETWEEN ? AND ?",
                 [start, start + CHUNK_ROWS - 1],
-            ).fetchone()
+            ))
             if text:
                 yield text
 
@@ -335,8 +336,8 @@ class _Writer:
                         count(*) FILTER (WHERE training_type = 'blocked'), count(*)
                     FROM {self.t['master_plan']} WHERE run_id = ? GROUP BY target ORDER BY target LIMIT {TOP_N}""",
                 [self.run_id]).fetchall()
-            n_targets = self.con.execute(
-                f"SELECT count(DISTINCT target) FROM {self.t['master_plan']} WHERE run_id = ?", [self.run_id]).fetchone()[0]
+            n_targets = one_row(self.con.execute(
+                f"SELECT count(DISTINCT target) FROM {self.t['master_plan']} WHERE run_id = ?", [self.run_id]))[0]
             write_text_atomic(folder / "training_plan.md",
                               training_plan_markdown(self.metadata, self.summary, top, targets, int(n_targets)))
             self._record("training_plan/training_plan.md")

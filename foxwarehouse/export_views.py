@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 from urllib.parse import quote
 
 from .atomic import atomic_stream, write_json_atomic
@@ -112,7 +113,7 @@ def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> i
     return len(index)
 
 
-def _batches(groups: list[tuple[str, int]]) -> Iterator[tuple[str, str, object]]:
+def _batches(groups: list[tuple[str, int]]) -> Iterator[tuple[str, str, str | int]]:
     """('range', first, last) for runs of small groups, ('group', name, count) for a large one."""
     i = 0
     while i < len(groups):

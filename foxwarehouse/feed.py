@@ -4,13 +4,14 @@ Lines are produced by DuckDB in chunks of plan order, so a plan of any size stre
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO, Any
 
 import duckdb
 
 from . import options
-from .engine import CHUNK_ROWS
+from .engine import CHUNK_ROWS, one_row
 from .jobs_json import JOB_JSON_SQL
 from .warehouse import PUBLISHED, Warehouse
 
@@ -44,7 +45,8 @@ def stream_jobs(db: str | Path, out: IO[str], run: str | None = PUBLISHED, fmt: 
     route = options.route(route)
     training_type = options.training_type(training_type)
     line_sql = JOB_JSON_SQL if fmt == "jsonl" else CSV_LINE_SQL
-    filters, params = [], []
+    filters: list[str] = []
+    params: list[Any] = []
     for column, value in (("route", route), ("training_type", training_type), ("target", target), ("symbol", symbol)):
         if value is not None:
             filters.append(f"{column} = ?")
@@ -61,16 +63,16 @@ def stream_jobs(db: str | Path, out: IO[str], run: str | None = PUBLISHED, fmt: 
                 if value is None:
                     continue
                 try:
-                    (found,) = wh.con.execute(
+                    (found,) = one_row(wh.con.execute(
                         f"SELECT count(*) FROM routing_decisions WHERE run_id = ? AND {column} = ?",
-                        [run_id, value]).fetchone()
+                        [run_id, value]))
                 except duckdb.Error:  # an older or partial warehouse: the note is a courtesy only
                     continue
                 if found == 0:
                     note(f"note: run {run_id} has no {column} {value!r}; no jobs match")
         if fmt == "csv":
             out.write(",".join(CSV_COLUMNS) + "\n")
-        (total,) = wh.con.execute("SELECT count(*) FROM master_plan WHERE run_id = ?", [run_id]).fetchone()
+        (total,) = one_row(wh.con.execute("SELECT count(*) FROM master_plan WHERE run_id = ?", [run_id]))
         for text, n in _chunks(wh, run_id, line_sql, where, params, int(total)):
             out.write(text + "\n")
             written += n
@@ -79,11 +81,11 @@ def stream_jobs(db: str | Path, out: IO[str], run: str | None = PUBLISHED, fmt: 
 
 def _chunks(wh: Warehouse, run_id: str, line_sql: str, where: str, params: list, total: int) -> Iterator[tuple[str, int]]:
     for start in range(1, total + 1, CHUNK_ROWS):
-        text, n = wh.con.execute(
+        text, n = one_row(wh.con.execute(
             f"SELECT string_agg(line, chr(10) ORDER BY plan_order), count(*) FROM ("
             f"SELECT plan_order, {line_sql} AS line FROM master_plan "
             f"WHERE run_id = ? AND plan_order BETWEEN ? AND ?{where})",
             [run_id, start, start + CHUNK_ROWS - 1, *params],
-        ).fetchone()
+        ))
         if text:
             yield text, int(n)

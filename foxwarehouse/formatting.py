@@ -17,7 +17,8 @@ import decimal
 import json
 import math
 import uuid
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 
 def format_value(value: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from .engine import one_row
 from .errors import InputError
 from .export_record import owned_top_level_file
 from .faults import checkpoint
@@ -112,7 +113,7 @@ SOURCE_NAMES = ("routing_candidates", "feature_selection", "stability_snapshots"
 RAW_SOURCES = SOURCE_NAMES[1:]
 
 
-def locate_inputs(path: str | Path) -> tuple[str, dict[str, Path]]:
+def locate_inputs(path: str | os.PathLike[str]) -> tuple[str, dict[str, Path]]:
     """('candidates'|'raw', {source name: file}) for a metrics file or directory.
 
     A file is read as it is, whatever wrote it. A directory is searched for the source files by
@@ -192,13 +193,13 @@ def fingerprint_files(files: dict[str, Path]) -> str:
     return digest.hexdigest()
 
 
-def ingest(wh: Warehouse, path: str | Path, run_id: str | None = None) -> IngestReport:
+def ingest(wh: Warehouse, path: str | os.PathLike[str], run_id: str | None = None) -> IngestReport:
     """Validate and load one metrics input as a new run (status 'ingested')."""
     shape, files = locate_inputs(path)
     try:
         fingerprint = fingerprint_files(files)
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read: {exc}", path=path) from None
+        raise InputError(f"{path}: cannot be read: {exc}", path=os.fspath(path)) from None
     run_id = run_id or new_run_id()
     report = IngestReport(run_id, str(path), shape, fingerprint)
     # The run records the absolute path of what was read (the candidates file itself when a folder
@@ -235,7 +236,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path, run_
                 "comment = '', max_line_size = ?)",
                 [str(path), layout.delimiter, {name: "VARCHAR" for name in layout.columns}, layout.max_line_bytes],
             )
-            read = int(con.execute("SELECT count(*) FROM temp.main.ingest_stage").fetchone()[0])
+            read = int(one_row(con.execute("SELECT count(*) FROM temp.main.ingest_stage"))[0])
             if read != layout.rows:
                 raise InputError(f"{path}: CSV read inconsistently ({read} rows, expected {layout.rows}); check its quoting", path=path)
     except duckdb.Error as exc:
@@ -384,7 +385,7 @@ class _StagedFile:
                 raise InputError(f"{path}: column {name!r} appears more than once", path=path)
             self.names[key] = name
             self.types[key] = dtype.upper()
-        count, base = con.execute("SELECT count(*), coalesce(min(rowid), 0) FROM temp.main.ingest_stage").fetchone()
+        count, base = one_row(con.execute("SELECT count(*), coalesce(min(rowid), 0) FROM temp.main.ingest_stage"))
         self.row_count = int(count)
         # The 1-based data row number. A temp table made inside the ingest transaction numbers its
         # rows from a large transaction-local base (2^55 - 3968), not 0, so rowid is offset by its minimum.
@@ -483,7 +484,7 @@ class _StagedFile:
     # --- checks -----------------------------------------------------------------------------
 
     def _fail_rows(self, condition: str, shown: str) -> tuple[int, list[tuple]]:
-        count = int(self.con.execute(f"SELECT count(*) FROM temp.main.ingest_stage WHERE {condition}").fetchone()[0])
+        count = int(one_row(self.con.execute(f"SELECT count(*) FROM temp.main.ingest_stage WHERE {condition}"))[0])
         rows = self.con.execute(
             f"SELECT {self.row}, {shown} FROM temp.main.ingest_stage WHERE {condition} ORDER BY rowid LIMIT {MAX_SHOWN}"
         ).fetchall() if count else []
@@ -552,11 +553,11 @@ class _StagedFile:
         )
         counts = {"rows_read": self.row_count}
         if self.spec.keyed and self.spec is not LEAKAGE:
-            cs, sym, agg = self.con.execute(
+            cs, sym, agg = one_row(self.con.execute(
                 f"SELECT count(*) FILTER (WHERE NOT ({aggregate}) AND {symbol_norm} IS NULL), "
                 f"count(*) FILTER (WHERE {symbol_norm} IS NOT NULL), count(*) FILTER (WHERE {aggregate}) "
                 f"FROM temp.main.ingest_stage"
-            ).fetchone()
+            ))
             counts.update(cs_rows=int(cs), symbol_rows=int(sym), aggregate_rows_skipped=int(agg))
         return counts
 

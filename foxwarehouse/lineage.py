@@ -18,9 +18,9 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import sqlglot
@@ -48,6 +48,9 @@ def _leaf_paths(value: Any, prefix: tuple = ()) -> Iterator[tuple]:
 
 class _Flag(Markup):
     """A config boolean in recording mode: renders as a marker expression, tests as its real value."""
+
+    _truth: bool
+    _on_test: Any
 
     def __new__(cls, text: str, truth: bool, on_test: Any):
         obj = super().__new__(cls, text)

@@ -1,7 +1,8 @@
 """Markdown mirrors of the plans: summaries and top-N tables that stay readable at any size."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .formatting import md_escape, md_table_lines
 

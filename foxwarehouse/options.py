@@ -2,10 +2,17 @@
 and the library, so a typo is an error listing the valid values instead of a silent empty answer."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import overload
 
 from .errors import UsageError
 from .vocabulary import ROUTES, TRAINING_TYPES
+
+
+@overload
+def choice(option: str, value: str, valid: Sequence[str]) -> str: ...
+@overload
+def choice(option: str, value: str | None, valid: Sequence[str]) -> str | None: ...
 
 
 def choice(option: str, value: str | None, valid: Sequence[str]) -> str | None:

@@ -7,8 +7,8 @@ comment) so a later run recognises its own output and may replace it; anything e
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .atomic import write_text_atomic
 from .errors import OutputError

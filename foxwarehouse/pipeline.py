@@ -6,9 +6,11 @@ orchestrators: unusable or missing metrics give a warning and a result saying no
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .audits import run_audits
 from .build import BuildResult, build, prepare_run
@@ -82,8 +84,8 @@ def run_export(db: str | Path = DEFAULT_DB, out: str | Path = DEFAULT_OUT, run: 
         return export(wh, run_id, out, wait=wait)
 
 
-def plan(metrics: str | Path, config: str | Path | dict | None = None, db: str | Path = DEFAULT_DB,
-         out: str | Path = DEFAULT_OUT, include_blocked: bool | None = None, project_dir: str | Path | None = None,
+def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict | None = None, db: str | os.PathLike[str] = DEFAULT_DB,
+         out: str | os.PathLike[str] = DEFAULT_OUT, include_blocked: bool | None = None, project_dir: str | os.PathLike[str] | None = None,
          non_blocking: bool = False, wait: float = 0.0) -> PlanResult:
     """Ingest `metrics`, build the plan and export it: the whole pipeline in one call.
 

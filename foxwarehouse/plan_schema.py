@@ -33,8 +33,9 @@ import functools
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = [
     "KNOWN_SCHEMA_VERSIONS",
@@ -406,24 +407,41 @@ class _Compiler:
                 continue
             if all(type(v) is str for v in values):
                 strings = frozenset(values)
-                preds.append(lambda v, strings=strings: type(v) is str and v in strings)
+
+                def in_strings(v: Any, strings: frozenset[str] = strings) -> bool:
+                    return type(v) is str and v in strings
+
+                preds.append(in_strings)
             else:
                 keys = frozenset(_enum_key(v) for v in values)
-                preds.append(lambda v, keys=keys: _enum_key(v) in keys)
+
+                def in_keys(v: Any, keys: frozenset[Any] = keys) -> bool:
+                    return _enum_key(v) in keys
+
+                preds.append(in_keys)
         if "minimum" in schema or "maximum" in schema:
             lo, hi = schema.get("minimum"), schema.get("maximum")
-            preds.append(
-                lambda v, lo=lo, hi=hi: type(v) not in (int, float)
-                or ((lo is None or v >= lo) and (hi is None or v <= hi))
-            )
+
+            def in_range(v: Any, lo: Any = lo, hi: Any = hi) -> bool:
+                return type(v) not in (int, float) or ((lo is None or v >= lo) and (hi is None or v <= hi))
+
+            preds.append(in_range)
         if "minLength" in schema:
             n = schema["minLength"]
-            preds.append(lambda v, n=n: type(v) is not str or len(v) >= n)
+
+            def long_enough(v: Any, n: int = n) -> bool:
+                return type(v) is not str or len(v) >= n
+
+            preds.append(long_enough)
         if any(k in schema for k in ("required", "properties", "additionalProperties", "propertyNames")):
             preds.append(self._fast_object(schema))
         if "items" in schema:
             sub = self.fast(schema["items"])
-            preds.append(lambda v, sub=sub: type(v) is not list or all(map(sub, v)))
+
+            def items_ok(v: Any, sub: Callable[[Any], bool] = sub) -> bool:
+                return type(v) is not list or all(map(sub, v))
+
+            preds.append(items_ok)
         if len(preds) == 1:
             return preds[0]
 
@@ -501,14 +519,14 @@ def errors_cap(errors: list) -> int:
     return getattr(errors, "cap", 1 << 62)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema() -> dict:
     """The shipped master_training_plan JSON Schema (parsed once)."""
     with open(SCHEMA_PATH, encoding="utf-8") as fh:
         return json.load(fh)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _plan_validator() -> Validator:
     schema = load_schema()
     compiler = _Compiler(schema)

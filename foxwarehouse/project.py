@@ -5,6 +5,7 @@ from the packaged copy. Without ``--project-dir`` the packaged models are used.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,7 @@ def packaged_project() -> Project:
     return Project(bundled_dir("sql"), bundled_dir("macros"), bundled_dir("config"))
 
 
-def load_project(project_dir: str | Path | None) -> Project:
+def load_project(project_dir: str | os.PathLike[str] | None) -> Project:
     if project_dir is None:
         return packaged_project()
     root = Path(project_dir)
@@ -69,7 +70,7 @@ def load_project(project_dir: str | Path | None) -> Project:
     return Project(root / "sql", root / "macros", root / "config")
 
 
-def resolve_config_path(config: str | Path | None, project: Project) -> Path:
+def resolve_config_path(config: str | os.PathLike[str] | None, project: Project) -> Path:
     """--config if given; else the project's config; else ./config/routing_config.yaml; else packaged."""
     if config is not None:
         return Path(config)

@@ -35,10 +35,10 @@ import shutil
 import stat
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from .atomic import rename_into_place, write_json_atomic, write_text_atomic
 from .errors import OutputError

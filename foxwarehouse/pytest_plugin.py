@@ -9,12 +9,15 @@ directly under a ``tests`` folder and hold a ``cases`` mapping.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .project import Project
 from .sqltest import SqlCase, SqlTestError, SqlTestRunner, load_file, project_for_file
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr, TracebackStyle
 
 _RUNNERS: dict[Project, SqlTestRunner] = {}
 
@@ -48,10 +51,13 @@ class SqlTestFileItem(pytest.File):
         for case in test_file.cases:
             yield SqlCaseItem.from_parent(self, name=case.name, case=case)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
+        # pytest calls a collector's repr_failure with the exception only, and Collector.repr_failure
+        # takes no traceback style; `style` is here to keep Node's signature.
         if isinstance(excinfo.value, SqlTestError):
             return excinfo.value.message  # a malformed test file: the message, not a traceback
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
 
 class SqlCaseItem(pytest.Item):
@@ -69,7 +75,8 @@ class SqlCaseItem(pytest.Item):
         if not result.ok:
             raise SqlCaseFailed(result.report())
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, SqlCaseFailed):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)

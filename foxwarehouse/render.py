@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import sqlglot
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError, nodes
@@ -311,7 +312,7 @@ def _error_place(exc: BaseException, model_path: Path) -> str:
     return place
 
 
-def check_sql(sql: str, path: Path) -> exp.Expression:
+def check_sql(sql: str, path: Path) -> exp.Query:
     """Parse rendered SQL with sqlglot; a syntax error names the model file and line."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]

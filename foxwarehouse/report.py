@@ -9,8 +9,9 @@ transitions, config changes, the first changed decisions) computed by ``foxwareh
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .analyst import AnalystWarehouse
 from .errors import FoxError, QueryError

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from .atomic import rename_into_place
+from .engine import one_row
 from .errors import UsageError, WarehouseError, duckdb_detail
 from .faults import checkpoint
 from .render import quote_identifier, sql_literal
@@ -68,7 +69,7 @@ class PruneResult:
                 f"{_size(self.size_before)} → {_size(self.size_after)}")
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -124,7 +125,7 @@ def prune_runs(db: str | Path, keep: int, wait: float = 0.0) -> PruneResult:
 
 def _copy_into_fresh(con: duckdb.DuckDBPyConnection, tmp: Path, doomed: list[str]) -> None:
     """Write a compact copy of the open warehouse without the rows of `doomed` runs into `tmp`."""
-    source = con.execute("SELECT current_database()").fetchone()[0]
+    source = one_row(con.execute("SELECT current_database()"))[0]
     fresh = "fw_prune_fresh"
     con.execute(f"ATTACH {sql_literal(str(tmp))} AS {fresh}")
     try:

@@ -9,9 +9,9 @@ same cases as pytest items. See docs/SQL_TESTS.md.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .errors import ProjectError, UsageError
 from .project import Project, load_project, packaged_project

@@ -18,14 +18,19 @@ import datetime as _dt
 import decimal
 import functools
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
 from .errors import FoxError, duckdb_detail
 from .formatting import format_value, text_table
 from .render import quote_identifier
+
+if TYPE_CHECKING:
+    # Only for annotations: the module is duckdb.sqltypes on DuckDB >= 1.4 (duckdb.typing before).
+    from duckdb.sqltypes import DuckDBPyType
 
 DEFAULT_TOLERANCE = 1e-9
 MAX_SHOWN_ROWS = 20
@@ -39,8 +44,8 @@ class SqlTestError(FoxError):
 
 # --- values ---------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
-def duck_type(type_text: str) -> duckdb.DuckDBPyType:
+@functools.cache
+def duck_type(type_text: str) -> DuckDBPyType:
     try:
         return duckdb.type(type_text)
     except duckdb.Error as exc:  # pragma: no cover - types come from DuckDB itself
@@ -69,7 +74,13 @@ def _scalar_literal(value: Any, where: str) -> str:
     raise SqlTestError(f"{where}: cannot use a {type(value).__name__} ({value!r}) as a scalar value")
 
 
-def value_sql(value: Any, dtype: duckdb.DuckDBPyType, where: str) -> str:
+def _child(child: object) -> DuckDBPyType:
+    """A struct field's, list element's or map key's/value's type. DuckDB types ``children`` as type,
+    int or list of str (a decimal's width and scale, an enum's values); for these kinds it is a type."""
+    return cast("DuckDBPyType", child)
+
+
+def value_sql(value: Any, dtype: DuckDBPyType, where: str) -> str:
     """`value` (from YAML) as a SQL expression of exactly type `dtype`."""
     type_text = str(dtype)
     if value is None:
@@ -83,20 +94,20 @@ def value_sql(value: Any, dtype: duckdb.DuckDBPyType, where: str) -> str:
         unknown = [k for k in value if k not in names]
         if unknown:
             raise SqlTestError(f"{where}: struct field {unknown[0]!r} is not one of {', '.join(names)}")
-        parts = [f"{quote_identifier(name)} := {value_sql(value.get(name), child, f'{where}.{name}')}"
+        parts = [f"{quote_identifier(name)} := {value_sql(value.get(name), _child(child), f'{where}.{name}')}"
                  for name, child in children]
         return f"CAST(struct_pack({', '.join(parts)}) AS {type_text})"
     if kind in ("list", "array"):
         if not isinstance(value, (list, tuple)):
             raise SqlTestError(f"{where}: expected a list for a {type_text} value, got {value!r}")
         child = dtype.child if hasattr(dtype, "child") else dtype.children[0][1]
-        items = ", ".join(value_sql(v, child, f"{where}[{i}]") for i, v in enumerate(value))
+        items = ", ".join(value_sql(v, _child(child), f"{where}[{i}]") for i, v in enumerate(value))
         return f"CAST([{items}] AS {type_text})"
     if kind == "map":
         if not isinstance(value, dict):
             raise SqlTestError(f"{where}: expected a mapping for a {type_text} value, got {value!r}")
         (_, key_type), (_, val_type) = list(dtype.children)
-        items = ", ".join(f"{value_sql(k, key_type, where)}: {value_sql(v, val_type, f'{where}.{k}')}"
+        items = ", ".join(f"{value_sql(k, _child(key_type), where)}: {value_sql(v, _child(val_type), f'{where}.{k}')}"
                           for k, v in value.items())
         return f"CAST(MAP {{{items}}} AS {type_text})"
     if isinstance(value, (list, tuple, dict)):
@@ -140,7 +151,7 @@ def create_table(con: duckdb.DuckDBPyConnection, name: str, columns: Sequence[tu
 
 # --- comparison -----------------------------------------------------------------------------
 
-def _eq_sql(column: str, dtype: duckdb.DuckDBPyType, tolerance: float, left: str = "e", right: str = "a") -> str:
+def _eq_sql(column: str, dtype: DuckDBPyType, tolerance: float, left: str = "e", right: str = "a") -> str:
     """NULL-safe equality of one column; floats within tolerance; maps regardless of entry order."""
     q = quote_identifier(column)
     lhs, rhs = f"{left}.{q}", f"{right}.{q}"
@@ -310,7 +321,7 @@ def compare(con: duckdb.DuckDBPyConnection, expected: str, actual: str, columns:
     return result
 
 
-def _pair_on_key(con, e_t: str, a_t: str, types: dict[str, duckdb.DuckDBPyType], key: Sequence[str],
+def _pair_on_key(con, e_t: str, a_t: str, types: dict[str, DuckDBPyType], key: Sequence[str],
                  missing: list[int], unexpected: list[int], tolerance: float) -> list[tuple[int, int]]:
     """Pairs (expected, actual) of unmatched rows whose key columns are equal, one-to-one only."""
     if not key or not missing or not unexpected:

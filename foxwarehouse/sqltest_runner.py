@@ -13,11 +13,13 @@ import hashlib
 import itertools
 import json
 import time
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import duckdb
 import yaml
+from jinja2 import Template, nodes
 
 from .config import load_config_with_notices, validate_config_with_notices
 from .errors import ConfigError, FoxError, duckdb_detail
@@ -32,7 +34,7 @@ DEFAULT_KEYS = (("job_id",), ("target", "symbol"), ("target",))
 
 # --- rendering ------------------------------------------------------------------------------
 
-_TEMPLATES: dict[str, Any] = {}
+_TEMPLATES: dict[str | nodes.Template, Template] = {}
 
 
 def _caching_environment():
@@ -44,14 +46,16 @@ def _caching_environment():
     env = _make_environment()
     compile_text = env.from_string
 
-    def from_string(source: str, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:
-            return compile_text(source, *args, **kwargs)
+    def from_string(source: str | nodes.Template, globals: MutableMapping[str, Any] | None = None,
+                    template_class: type[Template] | None = None) -> Template:
+        if globals is not None or template_class is not None:
+            return compile_text(source, globals, template_class)
         key = source
         if key not in _TEMPLATES:
             _TEMPLATES[key] = compile_text(source)
         return _TEMPLATES[key]
 
+    # Replacing a method on one instance is deliberate; mypy flags any such assignment.
     env.from_string = from_string  # type: ignore[method-assign]
     return env
 
@@ -86,7 +90,7 @@ class ConfigScope:
     config override that does not change a model's SQL costs no DuckDB work for it.
     """
 
-    def __init__(self, runner: "SqlTestRunner", config: dict[str, Any], schema: str):
+    def __init__(self, runner: SqlTestRunner, config: dict[str, Any], schema: str):
         self.runner = runner
         self.config = config
         self.renderer = _renderer(runner.project, config)
@@ -284,6 +288,8 @@ class SqlTestRunner:
     # models ---------------------------------------------------------------------------------
 
     def _run_model(self, con: duckdb.DuckDBPyConnection, case: SqlCase) -> list[str]:
+        if case.model is None:
+            raise SqlTestError(f"case {case.name!r} names neither a model nor a macro")
         scope = self.scope(case.config)
         model = scope.render(case.model)
         read = {("ref", n): relation_name("ref", n) for n in model.refs}
@@ -390,6 +396,8 @@ class SqlTestRunner:
     # macros ---------------------------------------------------------------------------------
 
     def _run_macro(self, con: duckdb.DuckDBPyConnection, case: SqlCase) -> list[str]:
+        if case.macro is None:
+            raise SqlTestError(f"case {case.name!r} names no macro")
         scope = self.scope(case.config)
         config = scope.config
         macros = scope.renderer.macros()

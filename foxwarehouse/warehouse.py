@@ -11,13 +11,14 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 
-from .engine import DuckDBEngine
+from .engine import DuckDBEngine, one_row
 from .errors import QueryError, RunNotFound, WarehouseError
 from .faults import checkpoint
 
@@ -99,7 +100,7 @@ def memory_limit() -> str:
 class Warehouse:
     """An open warehouse file. Use as a context manager; `transaction()` wraps BEGIN/COMMIT."""
 
-    def __init__(self, path: str | Path, read_only: bool = False, wait: float = 0.0):
+    def __init__(self, path: str | os.PathLike[str], read_only: bool = False, wait: float = 0.0):
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
@@ -216,7 +217,7 @@ class Warehouse:
         self.con.close()
         checkpoint("warehouse:after-close")
 
-    def __enter__(self) -> "Warehouse":
+    def __enter__(self) -> Warehouse:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -229,7 +230,7 @@ class Warehouse:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
 
     def next_seq(self) -> int:
-        return int(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM runs").fetchone()[0])
+        return int(one_row(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM runs"))[0])
 
     def run(self, run_id: str) -> dict[str, Any]:
         cur = self.con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
