@@ -9,7 +9,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for help(), IDEs and type checkers; never imported at run time
-    from .analyst import AnalystWarehouse
+    from .analyst.session import AnalystWarehouse
     from .consumer import TrainingPlan
     from .pipeline import PlanResult
 
@@ -48,7 +48,7 @@ def load_plan(path: str | PathLike[str]) -> TrainingPlan:
 def open(db: str | PathLike[str] = "foxwarehouse.duckdb", wait: float = 0.0,  # noqa: A001 - the public name
          project_dir: str | PathLike[str] | None = None) -> AnalystWarehouse:
     """A read-only analyst session on the warehouse `db`; its query methods return DuckDB relations."""
-    from .analyst import open_warehouse
+    from .analyst.session import open_warehouse
 
     return open_warehouse(db, wait=wait, project_dir=project_dir)
 

@@ -5,7 +5,7 @@ the package writes goes through here: :func:`atomic_stream` for a file written p
 :func:`write_text_atomic` / :func:`write_json_atomic` for a whole text, :func:`copy_file_atomic`
 for a copy, and :func:`rename_into_place` for a complete file made elsewhere (a staged export file,
 a compacted warehouse). Publishing a whole export (folders, the lock, user files) is
-foxwarehouse/publish.py.
+foxwarehouse/export/publish.py.
 """
 from __future__ import annotations
 

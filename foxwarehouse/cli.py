@@ -105,7 +105,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 @command("runs")
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .runs import format_runs, list_runs, prune_runs
+    from .analyst.runs import format_runs, list_runs, prune_runs
 
     if args.prune:
         if args.keep is None:
@@ -119,8 +119,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 @command("diff")
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .diff import diff
-    from .diff_format import DEFAULT_LIMIT, render, use_color
+    from .diff.diff_format import DEFAULT_LIMIT, render, use_color
+    from .diff.plan_diff import diff
 
     limit = args.limit if args.limit is not None else (None if args.format == "json" else DEFAULT_LIMIT)
     if limit is not None and limit < 0:
@@ -155,7 +155,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 @command("init")
 def cmd_init(args: argparse.Namespace) -> int:
     from .project import init_project
-    from .sqltest import copy_tests
+    from .sqltest.suite import copy_tests
 
     written = init_project(args.dir)
     written += copy_tests(args.dir)
@@ -167,7 +167,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 @command("test")
 def cmd_test(args: argparse.Namespace) -> int:
-    from .sqltest import run_suite
+    from .sqltest.suite import run_suite
 
     suite = run_suite(args.paths, project_dir=args.project_dir, keyword=args.keyword, verbose=not args.quiet)
     return 1 if suite.failed else 0
@@ -189,7 +189,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 @command("jobs")
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from .feed import stream_jobs
+    from .analyst.feed import stream_jobs
 
     stream_jobs(args.db, sys.stdout, run=args.run, fmt=args.format, route=args.route,
                 training_type=args.training_type, target=args.target, symbol=args.symbol,
@@ -199,7 +199,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 @command("query")
 def cmd_query(args: argparse.Namespace) -> int:
-    from .analyst import query
+    from .analyst.session import query
 
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must be >= 0")
@@ -210,7 +210,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 @command("explain")
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain, format_explanation
+    from .analyst.explain import explain, format_explanation
 
     result = explain(args.db, args.target, args.symbol, run=args.run, wait=args.wait, project_dir=args.project_dir)
     print(result.to_json() if args.format == "json" else format_explanation(result))
@@ -221,8 +221,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_lineage(args: argparse.Namespace) -> int:
     import json as _json
 
+    from .analyst.lineage import LineageGraph, format_model, format_trace, parse_target
     from .context import Context
-    from .lineage import LineageGraph, format_model, format_trace, parse_target
 
     ctx = Context.load(args.config, args.project_dir)
     graph = LineageGraph(ctx.project, ctx.config, renderer=ctx.renderer)
@@ -240,7 +240,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 @command("docs")
 def cmd_docs(args: argparse.Namespace) -> int:
-    from .catalog import write_catalog
+    from .analyst.catalog import write_catalog
     from .context import Context
 
     ctx = Context.load(args.config, args.project_dir)
@@ -251,7 +251,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 @command("report")
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .analyst.report import write_report
 
     path = write_report(args.db, args.out, run=args.run, wait=args.wait)
     print(f"report written to {path}")

@@ -2,8 +2,8 @@
 
 An entry holds what the model means (``description``, ``grain``, ``columns``), how it is stored
 (``materialized: view`` for a model computed when read; a table per run otherwise) and the
-post-build ``audits`` that check it. The catalog (foxwarehouse.catalog), the build (through
-``render.view_models``) and the audits (foxwarehouse.audits) all read the file through
+post-build ``audits`` that check it. The catalog (foxwarehouse.analyst.catalog), the build (through
+``render.view_models``) and the audits (foxwarehouse.build.audits) all read the file through
 :func:`read_models_yml`, so a model's metadata has one home and one syntax.
 
 Projects made by older versions of ``foxwarehouse init`` may still mark a view with a

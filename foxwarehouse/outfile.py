@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .atomic import write_text_atomic
 from .errors import OutputError
-from .export_record import inside_published_export
+from .export.export_record import inside_published_export
 
 DUCKDB_MAGIC = b"DUCK"          # a DuckDB database file has these bytes at offset 8
 DUCKDB_MAGIC_OFFSET = 8

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audits import run_audits
-from .build import BuildResult, build, prepare_run
+from .build.audits import run_audits
+from .build.builder import BuildResult, build, prepare_run
 from .context import Context
 from .errors import InputError
-from .export import ExportResult, export
-from .ingest import IngestReport, ingest
+from .export.writer import ExportResult, export
+from .ingest.reader import IngestReport, ingest
 from .project import Project
 from .warehouse import Warehouse
 
@@ -58,7 +58,7 @@ def load_run_config(config: str | Path | dict | None, project: Project,
 def _refresh_views(wh: Warehouse, ctx: Context) -> Callable[[], None]:
     """The build's after-commit step: the persistent latest_*/published_* analyst views."""
     def refresh() -> None:
-        from .analyst import refresh_latest_views
+        from .analyst.session import refresh_latest_views
 
         refresh_latest_views(wh.con, ctx.project, ctx=ctx)
     return refresh

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .project import Project
-from .sqltest import SqlCase, SqlTestError, SqlTestRunner, load_file, project_for_file
+from .sqltest.suite import SqlCase, SqlTestError, SqlTestRunner, load_file, project_for_file
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle

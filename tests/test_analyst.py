@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 import foxwarehouse
-from foxwarehouse.analyst import (
+from foxwarehouse.analyst.session import (
     ALL_LATEST_VIEWS,
     LATEST_VIEWS,
     AnalystWarehouse,

@@ -1,4 +1,4 @@
-"""Post-build audits (foxwarehouse.audits, `audits:` in sql/models.yml): declared checks, their failing rows,
+"""Post-build audits (foxwarehouse.build.audits, `audits:` in sql/models.yml): declared checks, their failing rows,
 and what a failing audit does to a real build: exit 2, the run marked failed, the export kept."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 import foxwarehouse
-from foxwarehouse.audits import Audit, check_audits, load_audits
+from foxwarehouse.build.audits import Audit, check_audits, load_audits
 from foxwarehouse.cli import main
 from foxwarehouse.errors import AuditError, ModelError
 from foxwarehouse.project import init_project, load_project, packaged_project

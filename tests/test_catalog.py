@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from foxwarehouse.catalog import (
+from foxwarehouse.analyst.catalog import (
     catalog_markdown,
     collect_audits,
     collect_tests,
@@ -14,7 +14,7 @@ from foxwarehouse.catalog import (
     missing_descriptions,
 )
 from foxwarehouse.config import load_config
-from foxwarehouse.lineage import LineageGraph
+from foxwarehouse.analyst.lineage import LineageGraph
 from foxwarehouse.project import init_project, load_project, packaged_project
 from helpers import run_cli
 
@@ -30,7 +30,7 @@ def test_every_model_and_column_has_a_description() -> None:
 
 
 def test_documented_views_and_sources_exist() -> None:
-    from foxwarehouse.analyst import ALL_LATEST_VIEWS
+    from foxwarehouse.analyst.session import ALL_LATEST_VIEWS
     from foxwarehouse.warehouse import SOURCES
 
     docs = load_docs(packaged_project())

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 import foxwarehouse
-from foxwarehouse import analyst, jobs_json, render
+from foxwarehouse import jobs_json, render
+from foxwarehouse.analyst import session as analyst
 from foxwarehouse.context import Context
 from foxwarehouse.project import bundled_dir, packaged_project
 from foxwarehouse.warehouse import Warehouse

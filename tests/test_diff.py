@@ -12,8 +12,8 @@ import pytest
 
 from helpers import config_with
 
-from foxwarehouse.diff import diff, install_macros
-from foxwarehouse.diff_format import render, use_color
+from foxwarehouse.diff.plan_diff import diff, install_macros
+from foxwarehouse.diff.diff_format import render, use_color
 
 # SIMPLE_CONFIG: min 0.50 / strong 0.70 on both sides, experimental lane from 0.30 (DRIFTING/UNKNOWN),
 # min sample size 5000 (CS) / 1000 (symbol), experimental cap fraction 1.0.
@@ -249,7 +249,7 @@ def test_config_change_is_listed_with_dotted_keys(fw, tmp_path):
 
 
 def test_config_keys_only_on_one_side_are_added_or_removed(fw):
-    from foxwarehouse.diff import config_changes
+    from foxwarehouse.diff.plan_diff import config_changes
 
     a = {"training_plan": {"model_families_by_route": {"ROUTE_BOTH": ["lightgbm"]}, "include_blocked": False}}
     b = {"training_plan": {"model_families_by_route": {}, "include_blocked": False}}

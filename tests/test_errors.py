@@ -103,7 +103,7 @@ def test_duckdb_detail_can_drop_the_kind_and_shortens_long_texts() -> None:
 
 
 def test_a_failing_query_reports_the_duckdb_line_context(tmp_path: Path) -> None:
-    from foxwarehouse.analyst import check_read_only
+    from foxwarehouse.analyst.session import check_read_only
 
     with pytest.raises(FoxError) as info:
         check_read_only(duckdb.connect(), "SELECT FROM FROM x")

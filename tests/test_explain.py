@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from foxwarehouse.explain import check_consistency, explain, format_explanation
+from foxwarehouse.analyst.explain import check_consistency, explain, format_explanation
 from foxwarehouse.pipeline import plan
 from helpers import EXAMPLES, config_with, run_cli, write_candidates, write_config
 

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 import yaml
 
-from foxwarehouse.export_views import safe_file_stem
+from foxwarehouse.export.export_views import safe_file_stem
 from helpers import SIMPLE_CONFIG, run_cli, tree_bytes, write_candidates, write_config
 from reliability_helpers import assert_runs_intact, check_complete_export, strict_json, warehouse_snapshot
 from reliability_log import complete, record

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from foxwarehouse.errors import InputError
-from foxwarehouse.export_record import LEGACY_EXPORTS_DIR, file_digest, write_record
-from foxwarehouse.ingest import locate_inputs
+from foxwarehouse.export.export_record import LEGACY_EXPORTS_DIR, file_digest, write_record
+from foxwarehouse.ingest.reader import locate_inputs
 from foxwarehouse.project import bundled_dir
 from helpers import (
     FEATURE_SELECTION_TYPES,

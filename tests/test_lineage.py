@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from foxwarehouse.config import load_config, validate_config
-from foxwarehouse.lineage import LineageGraph, compress_keys, format_trace, parse_target
+from foxwarehouse.analyst.lineage import LineageGraph, compress_keys, format_trace, parse_target
 from foxwarehouse.project import init_project, load_project, packaged_project
 from helpers import config_with, run_cli, write_config
 

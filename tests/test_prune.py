@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 import foxwarehouse
-from foxwarehouse.runs import list_runs
+from foxwarehouse.analyst.runs import list_runs
 
 ROWS = [
     {"target": f"T{t}", "symbol": s, "score": 0.80, "sample_size": 10_000, "stability": "STABLE"}
@@ -92,7 +92,7 @@ def test_prune_keep_must_be_at_least_1(fw) -> None:
 
 
 def test_prune_failure_leaves_the_file_untouched(fw, monkeypatch) -> None:
-    from foxwarehouse import runs
+    from foxwarehouse.analyst import runs
 
     fw.plan(ROWS[:50], out="a")
     fw.plan(ROWS[:50], out="b")

@@ -26,7 +26,7 @@ import pytest
 
 from foxwarehouse.consumer import load_plan
 from foxwarehouse.errors import PlanError
-from foxwarehouse.export_record import FOLDER_MANIFEST, STATE_DIR
+from foxwarehouse.export.export_record import FOLDER_MANIFEST, STATE_DIR
 from helpers import (
     CANDIDATE_TYPES,
     SIMPLE_CONFIG,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from foxwarehouse.pipeline import plan
-from foxwarehouse.report import bars, grouped_bars, stacked_bars
+from foxwarehouse.analyst.report import bars, grouped_bars, stacked_bars
 from helpers import EXAMPLES, run_cli
 
 DEMO = EXAMPLES / "routing_candidates" / "routing_candidates.parquet"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import duckdb
 
-from foxwarehouse.runs import list_runs
+from foxwarehouse.analyst.runs import list_runs
 
 ROWS = [
     {"target": "T1", "symbol": None, "score": 0.80, "sample_size": 10_000, "stability": "STABLE"},

@@ -9,7 +9,7 @@ import pytest
 
 import foxwarehouse
 from foxwarehouse.errors import FoxError
-from foxwarehouse.feed import stream_jobs
+from foxwarehouse.analyst.feed import stream_jobs
 from helpers import plan_in, run_cli
 
 ROWS = [

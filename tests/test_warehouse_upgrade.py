@@ -10,7 +10,7 @@ import pytest
 
 import foxwarehouse
 from foxwarehouse.errors import WarehouseError
-from foxwarehouse.feed import stream_jobs
+from foxwarehouse.analyst.feed import stream_jobs
 from foxwarehouse.project import bundled_dir
 from foxwarehouse.warehouse import SCHEMA_VERSION, Warehouse
 

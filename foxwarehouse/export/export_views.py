@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import quote
 
-from .atomic import atomic_stream, write_json_atomic
-from .engine import CHUNK_ROWS
-from .faults import checkpoint
+from ..atomic import atomic_stream, write_json_atomic
+from ..engine import CHUNK_ROWS
+from ..faults import checkpoint
 
 VIEWS = {"by_target": "target", "by_symbol": "symbol", "by_route": "route", "by_type": "training_type"}
 MAX_NAME_BYTES = 160

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
-from .errors import FoxError, duckdb_detail
-from .formatting import format_value, text_table
-from .render import quote_identifier
+from ..errors import FoxError, duckdb_detail
+from ..formatting import format_value, text_table
+from ..render import quote_identifier
 
 if TYPE_CHECKING:
     # Only for annotations: the module is duckdb.sqltypes on DuckDB >= 1.4 (duckdb.typing before).

@@ -10,8 +10,8 @@ import json
 import os
 from typing import IO, Any
 
-from .diff import PlanDiff
-from .formatting import md_escape, md_table_lines, value_text
+from ..formatting import md_escape, md_table_lines, value_text
+from .plan_diff import PlanDiff
 
 FORMATS = ("text", "json", "markdown")
 DEFAULT_LIMIT = 50

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .sqltest_compare import DEFAULT_TOLERANCE, SqlTestError
+from .compare import DEFAULT_TOLERANCE, SqlTestError
 
 FILE_KEYS = ("model", "description", "key", "config", "cases")
 CASE_KEYS = ("description", "model", "macro", "given", "expect", "config", "key", "ordered", "tolerance",

@@ -16,13 +16,13 @@ from typing import Any
 
 import duckdb
 
-from .engine import one_row
-from .errors import InputError
-from .export_record import owned_top_level_file
-from .faults import checkpoint
-from .render import quote_identifier, sql_literal
-from .vocabulary import STABILITIES
-from .warehouse import Warehouse, new_run_id, utc_now
+from ..engine import one_row
+from ..errors import InputError
+from ..export.export_record import owned_top_level_file
+from ..faults import checkpoint
+from ..render import quote_identifier, sql_literal
+from ..vocabulary import STABILITIES
+from ..warehouse import Warehouse, new_run_id, utc_now
 
 STABILITY_VALUES = STABILITIES
 LEAKAGE_VALUES = ("SAFE", "SUSPECT", "BLOCKED", "UNKNOWN")

@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from . import options
-from .errors import FoxError, ModelError, QueryError, UsageError, WarehouseError, duckdb_detail
-from .formatting import cell_text, text_table, to_json_value
-from .project import Project, load_project
-from .render import RenderedModel, Renderer, is_view_model, quote_identifier, sql_literal, view_models
-from .warehouse import Warehouse
+from .. import options
+from ..errors import FoxError, ModelError, QueryError, UsageError, WarehouseError, duckdb_detail
+from ..formatting import cell_text, text_table, to_json_value
+from ..project import Project, load_project
+from ..render import RenderedModel, Renderer, is_view_model, quote_identifier, sql_literal, view_models
+from ..warehouse import Warehouse
 
 if TYPE_CHECKING:
-    from .context import Context
+    from ..context import Context
 
 # view name -> model table it reads (the newest built/exported run only).
 LATEST_VIEWS: dict[str, str] = {

@@ -10,12 +10,12 @@ from typing import Any
 
 import duckdb
 
-from .atomic import rename_into_place
-from .engine import one_row
-from .errors import UsageError, WarehouseError, duckdb_detail
-from .faults import checkpoint
-from .render import quote_identifier, sql_literal
-from .warehouse import PUBLISHED_RUN_QUERY, Warehouse
+from ..atomic import rename_into_place
+from ..engine import one_row
+from ..errors import UsageError, WarehouseError, duckdb_detail
+from ..faults import checkpoint
+from ..render import quote_identifier, sql_literal
+from ..warehouse import PUBLISHED_RUN_QUERY, Warehouse
 
 
 def list_runs(db: str | Path) -> list[dict[str, Any]]:

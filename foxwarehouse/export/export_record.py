@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_json_atomic
+from ..atomic import write_json_atomic
 
 STATE_DIR = ".foxwarehouse"
 RECORD_FILE = "published.json"

@@ -2,7 +2,7 @@
 
 A test file (``tests/sql/<model>.yaml``) names a model and holds named cases; the runner renders the
 model on typed fixture rows in an in-memory DuckDB and compares the result with the expected rows
-(``sqltest_files`` the format, ``sqltest_runner`` one case, ``sqltest_compare`` the comparison and
+(``files`` the format, ``runner`` one case, ``compare`` the comparison and
 the diff). ``run_suite`` is ``foxwarehouse test``; the pytest plugin (``pytest_plugin``) runs the
 same cases as pytest items. See docs/SQL_TESTS.md.
 """
@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ProjectError, UsageError
-from .project import Project, load_project, packaged_project
-from .sqltest_compare import SqlTestError, format_value
-from .sqltest_files import SqlCase, SqlTestFile, discover, load_file
-from .sqltest_runner import CaseResult, ConfigScope, SqlTestRunner, relation_name
+from ..errors import ProjectError, UsageError
+from ..project import Project, load_project, packaged_project
+from .compare import SqlTestError, format_value
+from .files import SqlCase, SqlTestFile, discover, load_file
+from .runner import CaseResult, ConfigScope, SqlTestRunner, relation_name
 
 __all__ = [
     "CaseResult", "ConfigScope", "SqlCase", "SqlTestError", "SqlTestFile", "SqlTestRunner", "SuiteResult",
@@ -25,7 +25,7 @@ __all__ = [
     "project_for_file", "relation_name", "run_suite",
 ]
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 # --- suites ---------------------------------------------------------------------------------

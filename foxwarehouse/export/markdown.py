@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .formatting import md_escape, md_table_lines
+from ..formatting import md_escape, md_table_lines
 
 TOP_N = 50
 MAX_CELL = 120   # a plan's Markdown mirror stays readable whatever the names in it

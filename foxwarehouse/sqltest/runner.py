@@ -2,7 +2,7 @@
 
 The runner renders the model under test with every ``ref()``/``source()`` bound to a typed fixture
 table (``given:ref:NAME`` / ``given:source:NAME``), runs it in an in-memory DuckDB and compares the
-result there (``sqltest_compare``). Fixture column types are the real ones (see ``ConfigScope``).
+result there (``compare``). Fixture column types are the real ones (see ``ConfigScope``).
 ``macro:`` cases call one macro with arguments and compare its value row by row. One runner serves
 one project; configs, renderers and schemas are cached across its cases.
 """
@@ -21,13 +21,13 @@ import duckdb
 import yaml
 from jinja2 import Template, nodes
 
-from .config import load_config_with_notices, validate_config_with_notices
-from .errors import ConfigError, FoxError, duckdb_detail
-from .project import Project, packaged_project
-from .render import RenderedModel, Renderer, _make_environment, quote_identifier
-from .sqltest_compare import SqlTestError, compare, compare_positional, create_table, format_value
-from .sqltest_files import SqlCase, YamlLoader, parse_rows, suggest
-from .warehouse import SOURCE_TABLES, SOURCES
+from ..config import load_config_with_notices, validate_config_with_notices
+from ..errors import ConfigError, FoxError, duckdb_detail
+from ..project import Project, packaged_project
+from ..render import RenderedModel, Renderer, _make_environment, quote_identifier
+from ..warehouse import SOURCE_TABLES, SOURCES
+from .compare import SqlTestError, compare, compare_positional, create_table, format_value
+from .files import SqlCase, YamlLoader, parse_rows, suggest
 
 DEFAULT_KEYS = (("job_id",), ("target", "symbol"), ("target",))
 

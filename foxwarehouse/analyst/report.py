@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .analyst import AnalystWarehouse
-from .errors import FoxError, QueryError
-from .outfile import check_out_file, write_out_file
-from .warehouse import PUBLISHED
+from ..errors import FoxError, QueryError
+from ..outfile import check_out_file, write_out_file
+from ..warehouse import PUBLISHED
+from .session import AnalystWarehouse
 
 ROUTE_ORDER = ("ROUTE_BOTH", "ROUTE_SYMBOL_SPECIFIC", "ROUTE_CROSS_SECTIONAL", "ROUTE_EXPERIMENTAL_ONLY", "ROUTE_BLOCKED")
 ROUTE_COLORS = {
@@ -151,7 +151,7 @@ def collect(db: str | Path, run: str | None = PUBLISHED, wait: float = 0.0) -> d
     data["diff"] = None
     if data["previous"]:
         try:
-            from .diff import diff
+            from ..diff.plan_diff import diff
 
             data["diff"] = diff(data["previous"], run_id, db=db, limit=DIFF_ROWS, wait=wait).data
         except FoxError as exc:

@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import yaml
 
-from .engine import one_row
-from .errors import AuditError, ModelError, duckdb_detail
-from .formatting import format_value
-from .models import model_meta, models_file
-from .project import Project
-from .render import Renderer, quote_identifier, sql_literal
+from ..engine import one_row
+from ..errors import AuditError, ModelError, duckdb_detail
+from ..formatting import format_value
+from ..models import model_meta, models_file
+from ..project import Project
+from ..render import Renderer, quote_identifier, sql_literal
 
 if TYPE_CHECKING:
-    from .context import Context
+    from ..context import Context
 
 AUDIT_FILES = ("audits.yml", "audits.yaml", "schema.yml", "schema.yaml")
 CHECKS = ("unique", "not_null", "accepted_values", "relationships", "sql")

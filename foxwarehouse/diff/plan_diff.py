@@ -20,11 +20,11 @@ from typing import Any
 
 import duckdb
 
-from .config import flatten
-from .engine import one_row
-from .errors import FoxError, ModelError, ProjectError, QueryError, RunNotFound, WarehouseError, duckdb_detail
-from .project import bundled_dir
-from .warehouse import Warehouse, _safe_setting, memory_limit
+from ..config import flatten
+from ..engine import one_row
+from ..errors import FoxError, ModelError, ProjectError, QueryError, RunNotFound, WarehouseError, duckdb_detail
+from ..project import bundled_dir
+from ..warehouse import Warehouse, _safe_setting, memory_limit
 
 FORMAT_VERSION = 1
 JOB_COLUMNS = ("route", "training_type", "model_families", "priority", "estimated_samples", "target", "symbol")
@@ -146,7 +146,7 @@ def _resolve_run_side(side: Side, wh: Warehouse) -> None:
 
 
 def _load_file_side(side: Side, con: duckdb.DuckDBPyConnection, wh: Warehouse | None) -> None:
-    from .plan_schema import resolve_plan_path
+    from ..plan_schema import resolve_plan_path
 
     given = Path(side.ref).expanduser()
     path = resolve_plan_path(given)
@@ -227,7 +227,7 @@ def _memory_for_file(con: duckdb.DuckDBPyConnection, size: int) -> None:
 
 def _read_plan_python(con: duckdb.DuckDBPyConnection, path: Path, raw: str) -> None:
     """Fallback for file names DuckDB would read as a glob pattern: parse with Python."""
-    from .plan_schema import read_plan_document
+    from ..plan_schema import read_plan_document
 
     doc, problems = read_plan_document(path)
     if problems:

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .analyst import AnalystWarehouse, to_json_value, trace_relation
-from .errors import QueryError
-from .formatting import value_text
+from ..errors import QueryError
+from ..formatting import value_text
+from .session import AnalystWarehouse, to_json_value, trace_relation
 
 CS_SYMBOLS = ("", "__AGG__")
 INPUT_COLUMNS = ("score", "sample_size", "stability", "leakage_status", "task_type", "n_snapshots",
@@ -114,7 +114,7 @@ def explain(db: str | Path, target: str, symbol: str | None = None, run: str | N
 
 
 def _sql_text(value: str) -> str:
-    from .render import sql_literal
+    from ..render import sql_literal
 
     return sql_literal(value)
 

@@ -28,11 +28,11 @@ from markupsafe import Markup
 from sqlglot import exp
 from sqlglot.lineage import Node, lineage as sqlglot_lineage
 
-from .config import BOTH_STRONG_BEHAVIORS, DUMP_FORMATS, ROUTES, STABILITIES, TIERS
-from .errors import FoxError, ModelError, QueryError, UsageError, duckdb_detail
-from .project import Project
-from .render import Renderer, model_order, quote_identifier
-from .warehouse import SOURCE_TABLES, SOURCES
+from ..config import BOTH_STRONG_BEHAVIORS, DUMP_FORMATS, ROUTES, STABILITIES, TIERS
+from ..errors import FoxError, ModelError, QueryError, UsageError, duckdb_detail
+from ..project import Project
+from ..render import Renderer, model_order, quote_identifier
+from ..warehouse import SOURCE_TABLES, SOURCES
 
 _BASE = 700_000_000
 _STRING_MARK = re.compile(r"^__fxcfg(\d+)_\d+__$")

@@ -10,10 +10,10 @@ from typing import IO, Any
 
 import duckdb
 
-from . import options
-from .engine import CHUNK_ROWS, one_row
-from .jobs_json import JOB_JSON_SQL
-from .warehouse import PUBLISHED, Warehouse
+from .. import options
+from ..engine import CHUNK_ROWS, one_row
+from ..jobs_json import JOB_JSON_SQL
+from ..warehouse import PUBLISHED, Warehouse
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("job_id", "target", "symbol", "route", "training_type", "model_families", "priority",

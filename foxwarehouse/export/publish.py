@@ -40,8 +40,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import rename_into_place, write_json_atomic, write_text_atomic
-from .errors import OutputError
+from ..atomic import rename_into_place, write_json_atomic, write_text_atomic
+from ..errors import OutputError
+from ..faults import checkpoint
 from .export_record import (
     FOLDER_MANIFEST,
     LEGACY_EXPORTS_DIR,
@@ -53,7 +54,6 @@ from .export_record import (
     read_record,
     write_record,
 )
-from .faults import checkpoint
 
 LOCK_FILE = "lock"
 STAGING_PREFIX = "staging-"

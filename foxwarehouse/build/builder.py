@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from . import jobs_json
-from .engine import DuckDBEngine
-from .errors import BuildError, FoxError, ModelError, duckdb_detail
-from .faults import checkpoint
-from .jobs_json import JOB_JSON_SQL
-from .render import RelationResolver, model_order, projection_of, quote_identifier, sql_literal, view_models
-from .warehouse import SOURCES, Warehouse, new_run_id, utc_now
+from .. import jobs_json
+from ..engine import DuckDBEngine
+from ..errors import BuildError, FoxError, ModelError, duckdb_detail
+from ..faults import checkpoint
+from ..jobs_json import JOB_JSON_SQL
+from ..render import RelationResolver, model_order, projection_of, quote_identifier, sql_literal, view_models
+from ..warehouse import SOURCES, Warehouse, new_run_id, utc_now
 
 if TYPE_CHECKING:
-    from .context import Context
+    from ..context import Context
 
 RESERVED_COLUMNS = ("run_id",)
 PLAN_MODEL = "master_plan"  # the final view: the export, the feed and the fingerprint read its rows

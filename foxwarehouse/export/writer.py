@@ -6,7 +6,7 @@ Layout under the export folder::
     routing_plan/routing_plan.{json,yaml,md}
     training_plan/master_training_plan.json, training_plan.{json,yaml,md}
     training_plan/by_target/ by_symbol/ by_route/ by_type/
-    .foxwarehouse/                         lock, published.json, staging (foxwarehouse/publish.py)
+    .foxwarehouse/                         lock, published.json, staging (foxwarehouse/export/publish.py)
 
 Each plan folder also holds ``.foxwarehouse-manifest.json``: the files the export wrote in it.
 
@@ -26,16 +26,16 @@ from typing import Any
 
 import yaml
 
-from . import jobs_json
-from .atomic import atomic_stream, copy_file_atomic, write_text_atomic
-from .engine import CHUNK_ROWS, one_row
-from .errors import ExportError, OutputError
+from .. import jobs_json
+from ..atomic import atomic_stream, copy_file_atomic, write_text_atomic
+from ..engine import CHUNK_ROWS, one_row
+from ..errors import ExportError, OutputError
+from ..faults import checkpoint
+from ..render import quote_identifier, sql_literal
+from ..warehouse import Warehouse, utc_now
 from .export_views import write_derived_views
-from .faults import checkpoint
 from .markdown import TOP_N, routing_plan_markdown, training_plan_markdown
 from .publish import Publisher, discard_staging, new_staging, output_lock, write_manifest
-from .render import quote_identifier, sql_literal
-from .warehouse import Warehouse, utc_now
 
 SCHEMA_VERSION = "1.0"
 ROUTING_PLAN_PATH = "routing_plan/routing_plan.json"
@@ -65,7 +65,7 @@ def export(wh: Warehouse, run_id: str, out_dir: str | os.PathLike[str], wait: fl
            config: dict[str, Any] | None = None, job_json: str | None = None) -> ExportResult:
     """Write every export file of `run_id` into out_dir, replacing the previous export atomically.
 
-    The files are staged in ``out_dir/.foxwarehouse/`` and published by foxwarehouse/publish.py,
+    The files are staged in ``out_dir/.foxwarehouse/`` and published by foxwarehouse/export/publish.py,
     holding the output folder's lock (waiting up to `wait` seconds for another exporter).
     `config` is the run's config when the caller holds it (else it is read from the run);
     `job_json` a table of the run's job JSON the build already made (else it is made here).
