@@ -1,8 +1,8 @@
 """Render docs/RELIABILITY.md from what the reliability suite recorded (tests/reliability_log.py).
 
-    python -m pytest tests/test_bad_inputs.py tests/test_hostile_names.py tests/test_injection.py \\
-        tests/test_concurrency.py tests/test_properties.py tests/test_crash_safety.py
-    python -m pytest tests/test_crash_safety.py -m slow          # the full kill-point sweep
+    python -m pytest tests/reliability/test_bad_inputs.py tests/reliability/test_hostile_names.py tests/reliability/test_injection.py \\
+        tests/reliability/test_concurrency.py tests/reliability/test_properties.py tests/reliability/test_crash_safety.py
+    python -m pytest tests/reliability/test_crash_safety.py -m slow          # the full kill-point sweep
     python tests/make_reliability_report.py [LOG] [OUT]
 
 For each suite the newest pytest session that finished it is used, so the fast suite and the slow
@@ -187,7 +187,7 @@ def render(by_suite: dict[str, list[dict[str, Any]]]) -> str:
         out += ["### Kill points", "",
                 "Each point: the command is run in a subprocess that SIGKILLs itself at the checkpoint (`name#N` is",
                 "the N-th hit), on top of a warehouse holding an earlier run and its export; then the export folder,",
-                "the warehouse and a re-run are checked (see `tests/test_crash_safety.py`).", "",
+                "the warehouse and a re-run are checked (see `tests/reliability/test_crash_safety.py`).", "",
                 table(["command", "phase", "points", "what a reader saw / the killed run"],
                       [[cmd, phase, len(es), _outcomes(es)] for (cmd, phase), es in sorted(phases.items())]), ""]
         if timed:

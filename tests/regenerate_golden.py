@@ -5,7 +5,7 @@
 Plans examples/routing_candidates/ with the packaged default config (what `foxwarehouse demo`
 does) in a throw-away folder and stores master_training_plan.json and routing_plan.json with
 `metadata.run_id` and `metadata.generated_at` replaced by the placeholders "<run_id>" and
-"<generated_at>". tests/test_golden.py compares fresh plans of both input shapes against these
+"<generated_at>". tests/e2e/test_golden.py compares fresh plans of both input shapes against these
 files byte for byte, so run this after an intended change to the models, the config or the
 examples, and review the diff of examples/expected/ like any other change.
 """

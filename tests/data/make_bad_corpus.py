@@ -2,7 +2,7 @@
 
     python tests/data/make_bad_corpus.py [OUT_DIR]
 
-Every entry of tests/data/bad/ is one case of tests/test_bad_inputs.py, which holds the expected
+Every entry of tests/data/bad/ is one case of tests/reliability/test_bad_inputs.py, which holds the expected
 outcome of each (exit 2 with the words the message must contain, or accepted plus a check):
 
 - ``c_*``      a routing-candidates file given as --metrics

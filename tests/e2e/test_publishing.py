@@ -415,7 +415,7 @@ def test_a_held_lock_gives_exit_2_in_use_or_waits(ws: Ws) -> None:
 def _concurrent_plans(root: Path, ws: Ws, wait: str | None, env_a: dict[str, str] | None = None) -> list[Any]:
     procs = []
     full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent) + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2]) + os.pathsep + full_env.get("PYTHONPATH", "")
     for key in ("FOXWAREHOUSE_FAULT", "FOXWAREHOUSE_FAULT_LIST", "FOXWAREHOUSE_FAULT_ACTION"):
         full_env.pop(key, None)
     for name, metrics in (("a", ws.a), ("b", ws.b)):

@@ -19,7 +19,7 @@ from foxwarehouse.pipeline import plan
 from foxwarehouse.project import init_project, load_project
 from helpers import EXAMPLES
 
-PACKAGE = Path(__file__).resolve().parent.parent / "foxwarehouse"
+PACKAGE = Path(__file__).resolve().parents[2] / "foxwarehouse"
 DEMO = EXAMPLES / "routing_candidates" / "routing_candidates.parquet"
 
 # os.rename calls that move whole folders (publishing a staged folder, keeping a superseded one

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "foxwarehouse"
+PACKAGE = Path(__file__).resolve().parents[2] / "foxwarehouse"
 
 # Modules by dotted name below foxwarehouse ("engine", "export.publish"); a subpackage's __init__.py is
 # named by the subpackage ("export").

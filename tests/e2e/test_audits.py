@@ -15,7 +15,7 @@ from foxwarehouse.errors import AuditError, ModelError
 from foxwarehouse.project import init_project, load_project, packaged_project
 from foxwarehouse.render import quote_identifier
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "routing_candidates" / "routing_candidates.parquet"
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from foxwarehouse.synthetic import BASE_TARGETS, PROFILES, generate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RAW = ("feature_selection", "stability_snapshots", "leakage")
 CANDIDATE_COLUMNS = [
     "target", "symbol", "mode", "score", "score_ci_low", "score_ci_high", "stability",

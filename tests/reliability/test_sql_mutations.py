@@ -6,7 +6,7 @@ literal swapped for another, a job priority changed, a sort direction flipped, A
 floor turned into a ceil. The SQL unit tests of tests/sql must fail on every mutant (the mutant is
 "killed"). Only the cases whose rendered SQL the mutant changes are run, so the sweep takes seconds.
 
-Run ``python tests/test_sql_mutations.py`` for the per-mutant report and the mutation score.
+Run ``python tests/reliability/test_sql_mutations.py`` for the per-mutant report and the mutation score.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from foxwarehouse.project import Project  # noqa: E402

@@ -25,7 +25,7 @@ from foxwarehouse.sqltest import (
     load_file,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 PASS_THROUGH = """
 SELECT target, symbol, score, sample_size, failed_model_families

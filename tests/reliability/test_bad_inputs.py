@@ -28,7 +28,7 @@ def _reliability_log_complete() -> Any:
     complete()
 
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 BAD = DATA / "bad"
 
 _spec = importlib.util.spec_from_file_location("make_bad_corpus", DATA / "make_bad_corpus.py")

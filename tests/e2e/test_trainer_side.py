@@ -17,7 +17,7 @@ from foxwarehouse.errors import ConfigError
 from foxwarehouse.project import bundled_dir
 
 EXAMPLE = bundled_dir("examples") / "routing_candidates" / "routing_candidates.parquet"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

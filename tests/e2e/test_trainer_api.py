@@ -14,7 +14,7 @@ from foxwarehouse.cli import main
 from foxwarehouse.consumer import TrainingPlan, load_plan
 from foxwarehouse.project import bundled_dir
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 EXAMPLE_CANDIDATES = bundled_dir("examples") / "routing_candidates" / "routing_candidates.parquet"
 
 

@@ -551,6 +551,6 @@ def test_consumer_imports_only_the_standard_library():
         "import sys, foxwarehouse.consumer, foxwarehouse.plan_schema; "
         "print([m for m in ('duckdb','yaml','pyarrow','jinja2','sqlglot') if m in sys.modules])"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
