@@ -206,7 +206,7 @@ def handmade_pair(tmp_path: Path) -> tuple[Path, Path]:
     return candidates, raw
 
 
-def test_2b_is_aggregated_as_the_spec_says(tmp_path):
+def test_raw_metrics_are_aggregated_into_candidates(tmp_path):
     candidates, raw = handmade_pair(tmp_path)
     from_2b = plan_in(tmp_path, raw, out="from_2b")
     from_2a = plan_in(tmp_path, candidates, out="from_2a")

@@ -75,7 +75,6 @@ ROWS_B = [
     {"target": "vol_2h", "symbol": "DDD", "score": 0.71, "sample_size": 1500, "stability": "STABLE"},
 ]
 
-SLOW_GATE = os.environ.get("FOXWAREHOUSE_RUN_SLOW") == "1"
 QUICK_POINTS = [
     "ingest:before-commit",
     "build:model:routing_decisions",
@@ -313,16 +312,10 @@ def test_checkpoints_cost_nothing_when_disabled() -> None:
 
 # --- the full sweep (slow) --------------------------------------------------------------------------
 
-def _slow_enabled(request: pytest.FixtureRequest) -> bool:
-    return SLOW_GATE or "slow" in (request.config.getoption("markexpr") or "")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("flow", ["plan", "ingest", "build", "export"])
-def test_kill_point_sweep(env: Env, tmp_path: Path, flow: str, request: pytest.FixtureRequest) -> None:
+def test_kill_point_sweep(env: Env, tmp_path: Path, flow: str) -> None:
     """SIGKILL at every checkpoint the command hits (the step commands run after their predecessors)."""
-    if not _slow_enabled(request):
-        pytest.skip("the full kill-point sweep runs with -m slow (see .ci/run)")
     step = None if flow == "plan" else ("ingest", "build", "export").index(flow)
     points = enumerate_points(env, tmp_path / "enumerate", step)
     assert len(points) >= (40 if flow == "plan" else 5), points
@@ -341,11 +334,9 @@ def test_kill_point_sweep(env: Env, tmp_path: Path, flow: str, request: pytest.F
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fraction", KILL_FRACTIONS)
-def test_kill_after_delay(env: Env, tmp_path: Path, fraction: float, request: pytest.FixtureRequest) -> None:
+def test_kill_after_delay(env: Env, tmp_path: Path, fraction: float) -> None:
     """SIGKILL from outside at fractions of a plan's run time: lands inside imports, DuckDB, Python
     and the file system alike."""
-    if not _slow_enabled(request):
-        pytest.skip("the full kill-point sweep runs with -m slow (see .ci/run)")
     delay = fraction * env.plan_seconds
     ws = copy_workspace(env.template, tmp_path / "ws")
     full_env = dict(os.environ)

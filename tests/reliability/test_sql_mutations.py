@@ -198,7 +198,7 @@ def test_every_mutant_of_a_routing_rule_is_caught(tmp_path: Path) -> None:
      "WHEN local_state IN ('STRONG', 'WEAK_BUT_OK') THEN 'ROUTE_CROSS_SECTIONAL'",
      "routing_decisions.yaml::route_rule3_local_ok_only"),
 ])
-def test_named_mutations_from_the_issue(tmp_path: Path, before: str, after: str, case: str) -> None:
+def test_named_mutations_are_caught_by_their_case(tmp_path: Path, before: str, after: str, case: str) -> None:
     """The issue's examples: '>=' turned into '>' and a swapped route fail the case of that rule,
     with a diff naming the changed column."""
     project = _copy_project(tmp_path)
