@@ -24,6 +24,12 @@ from foxwarehouse.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+# One target with a CS row and two symbols: the smallest metrics that plan to real jobs.
+THREE_ROWS = [
+    {"target": "fwd_ret_15m", "symbol": None, "score": 0.8, "sample_size": 10_000},
+    {"target": "fwd_ret_15m", "symbol": "AAPL", "score": 0.8, "sample_size": 2_000},
+    {"target": "fwd_ret_15m", "symbol": "MSFT", "score": 0.6, "sample_size": 2_000},
+]
 STATE_DIR = ".foxwarehouse"                 # an output folder's bookkeeping (lock, record, staging)
 LEGACY_EXPORTS_DIR = ".foxwarehouse-exports"  # the export store of older versions
 FOLDER_MANIFEST = ".foxwarehouse-manifest.json"

@@ -14,15 +14,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-
-from foxwarehouse.errors import InputError
-from foxwarehouse.export.export_record import LEGACY_EXPORTS_DIR, file_digest, write_record
-from foxwarehouse.ingest.reader import locate_inputs
-from foxwarehouse.project import bundled_dir
 from helpers import (
+    EXAMPLES,
     FEATURE_SELECTION_TYPES,
     LEAKAGE_TYPES,
     SNAPSHOT_TYPES,
+    THREE_ROWS,
     plan_in,
     run_cli,
     strict_json_load,
@@ -32,12 +29,11 @@ from helpers import (
     write_table,
 )
 
-FS = [
-    {"target": "fwd_ret_15m", "symbol": None, "score": 0.8, "sample_size": 10_000},
-    {"target": "fwd_ret_15m", "symbol": "AAPL", "score": 0.8, "sample_size": 2_000},
-    {"target": "fwd_ret_15m", "symbol": "MSFT", "score": 0.6, "sample_size": 2_000},
-]
-EXAMPLES = bundled_dir("examples")
+from foxwarehouse.errors import InputError
+from foxwarehouse.export.export_record import LEGACY_EXPORTS_DIR, file_digest, write_record
+from foxwarehouse.ingest.reader import locate_inputs
+
+FS = THREE_ROWS
 
 
 def record_as_exported(path: Path) -> Path:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from helpers import (
     SIMPLE_CONFIG,
+    THREE_ROWS,
     plan_in,
     run_cli,
     tree_bytes,
@@ -22,11 +22,7 @@ from helpers import (
     write_raw_metrics,
 )
 
-GOOD = [
-    {"target": "fwd_ret_15m", "symbol": None, "score": 0.8, "sample_size": 10_000},
-    {"target": "fwd_ret_15m", "symbol": "AAPL", "score": 0.8, "sample_size": 2_000},
-    {"target": "fwd_ret_15m", "symbol": "MSFT", "score": 0.6, "sample_size": 2_000},
-]
+GOOD = THREE_ROWS
 
 
 class Earlier:
