@@ -21,17 +21,26 @@ __all__ = ["PlanResult", "__version__", "load_plan", "open", "plan"]
 def plan(metrics: str | PathLike[str], config: str | PathLike[str] | dict[str, Any] | None = None,
          db: str | PathLike[str] = "foxwarehouse.duckdb", out: str | PathLike[str] = "METRICS",
          include_blocked: bool | None = None, project_dir: str | PathLike[str] | None = None,
-         non_blocking: bool = False, wait: float = 0.0) -> PlanResult:
+         non_blocking: bool = False, wait: float = 0.0, dry_run: bool = False, skip_tests: bool = False,
+         force: bool = False) -> PlanResult:
     """Ingest `metrics`, build the plan and export it into `out`: the whole pipeline in one call.
 
-    Bad config, model errors and failing audits always raise. With ``non_blocking=True``, missing
-    or unusable metrics log one warning and return a result with ``fresh=False`` instead of
-    raising (the plan already on disk, if any, is reported as stale). See ``PlanResult``.
+    The project's SQL unit tests run first, once per version of the models and tests: a failing
+    case raises ``TestGateError`` before anything is ingested (``skip_tests=True`` overrides).
+    When the inputs, config and models are those of the published plan, no new run is made
+    (``unchanged``; ``force=True`` plans anyway). ``dry_run=True`` builds into a temporary run,
+    returns its ``diff`` against the published plan and keeps nothing.
+
+    Bad config, model errors, failing audits and failing SQL tests always raise. With
+    ``non_blocking=True``, missing or unusable metrics log one warning and return a result with
+    ``fresh=False`` instead of raising (the plan already on disk, if any, is reported as stale).
+    See ``PlanResult``.
     """
     from .pipeline import plan as _plan
 
     return _plan(metrics, config=config, db=db, out=out, include_blocked=include_blocked,
-                 project_dir=project_dir, non_blocking=non_blocking, wait=wait)
+                 project_dir=project_dir, non_blocking=non_blocking, wait=wait, dry_run=dry_run,
+                 skip_tests=skip_tests, force=force)
 
 
 def load_plan(path: str | PathLike[str]) -> TrainingPlan:

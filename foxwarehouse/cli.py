@@ -6,6 +6,7 @@ Every FoxError becomes one line on stderr; no tracebacks.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from . import __version__
 from .errors import FoxError, InputError, PlanError, UsageError
-from .pipeline import DEFAULT_DB, DEFAULT_OUT
+from .pipeline import DEFAULT_DB, DEFAULT_OUT, PlanResult
+from .project import PROJECT_DIR_ENV, PROJECT_FILE
 from .vocabulary import ROUTES, TRAINING_TYPES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -45,14 +47,40 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .pipeline import plan
 
     result = plan(args.metrics, config=args.config, db=args.db, out=args.out,
-                  include_blocked=args.include_blocked or None, project_dir=args.project_dir, wait=args.wait)
+                  include_blocked=args.include_blocked or None, project_dir=args.project_dir, wait=args.wait,
+                  dry_run=getattr(args, "dry_run", False), skip_tests=getattr(args, "skip_tests", False),
+                  force=getattr(args, "force", False))
     for warning in result.warnings:
         err(f"warning: {warning}")
+    if result.gate is not None:
+        for warning in result.gate.warnings:
+            err(f"warning: {warning}")
+        err(result.gate.line())
+    if result.unchanged:
+        print(f"no changes: the published plan (run {result.run_id}) already reflects these inputs, config "
+              f"and models; it stays in {result.master_plan_path} (--force to plan again)")
+        return 0
     if result.ingest_report:
         for line in result.ingest_report.lines():
             err(line)
+    if result.dry_run:
+        return print_dry_run(result)
     print(f"run {result.run_id}: plan written to {result.master_plan_path}")
     print_plan_summary(result.jobs_by_route, result.jobs_by_type, result.jobs_by_priority, result.total_jobs)
+    return 0
+
+
+def print_dry_run(result: PlanResult) -> int:
+    from .diff.diff_format import render, use_color
+
+    if result.diff is None:
+        print("dry run: nothing published yet, so there is no plan to compare with; the plan would be:")
+        print_plan_summary(result.jobs_by_route, result.jobs_by_type, result.jobs_by_priority, result.total_jobs)
+    else:
+        print(f"dry run: the published plan (run {result.published_run_id}) against the plan these inputs, "
+              f"config and models would make:")
+        print(render(result.diff, "text", color=use_color(sys.stdout)))
+    print("dry run: nothing was kept or published")
     return 0
 
 
@@ -66,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo: planning the bundled example metrics {metrics}")
     args.metrics = str(metrics)
     args.include_blocked = False
-    return cmd_plan(args)
+    return cmd_plan(args)  # through the test gate and the no-change check like any plan
 
 
 @command("ingest")
@@ -85,7 +113,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .pipeline import run_build
 
     result = run_build(db=args.db, config=args.config, project_dir=args.project_dir, run=args.run,
-                       include_blocked=args.include_blocked or None, wait=args.wait)
+                       include_blocked=args.include_blocked or None, wait=args.wait,
+                       skip_tests=args.skip_tests, note=err)
     print(f"run {result.run_id}: built {len(result.models)} models ({', '.join(result.models)})")
     return 0
 
@@ -133,14 +162,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 @command("compile")
 def cmd_compile(args: argparse.Namespace) -> int:
     from .context import Context
-    from .render import model_order, transpile
+    from .render import model_order, select_models, transpile
 
-    ctx = Context.load(args.config, args.project_dir)
+    ctx = Context.load(args.config, project=args.project)
     rendered = ctx.renderer.render_all()
-    names = [args.model] if args.model else model_order(rendered)
+    names = select_models(rendered, args.models) if args.models else model_order(rendered)
     for name in names:
-        if name not in rendered:
-            raise UsageError(f"unknown model {name!r}; models: {', '.join(sorted(rendered))}", model=name)
         sql = rendered[name].sql
         if args.dialect and args.dialect.lower() != "duckdb":
             sql = transpile(sql, args.dialect)
@@ -154,14 +181,21 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 @command("init")
 def cmd_init(args: argparse.Namespace) -> int:
-    from .project import init_project
+    import shlex
+
+    from .project import describe_written, init_project
     from .sqltest.suite import copy_tests
 
     written = init_project(args.dir)
     written += copy_tests(args.dir)
-    print(f"initialised {args.dir}: {len(written)} files (sql/, macros/, config/, tests/sql/)")
-    print(f"use it with: foxwarehouse --project-dir {args.dir} plan --metrics PATH")
-    print(f"test your models with: foxwarehouse --project-dir {args.dir} test")
+    print(f"initialised the project {args.dir} ({len(written)} files):")
+    for line in describe_written(args.dir, written):
+        print(f"  {line}")
+    print("next, inside the project folder (commands there use its models; elsewhere add --project-dir):")
+    print(f"  cd {shlex.quote(str(args.dir))}")
+    print("  foxwarehouse test                        # the SQL unit tests of your models")
+    print("  foxwarehouse compile routing_decisions   # a model's rendered SQL")
+    print("  foxwarehouse plan --metrics PATH         # plan with your models, macros and config")
     return 0
 
 
@@ -169,17 +203,43 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from .sqltest.suite import run_suite
 
-    suite = run_suite(args.paths, project_dir=args.project_dir, keyword=args.keyword, verbose=not args.quiet)
+    suite = run_suite(args.paths, project_dir=args.project_dir, keyword=args.keyword, verbose=not args.quiet,
+                      select=args.select, update=args.update)
     return 1 if suite.failed else 0
+
+
+@command("create-test")
+def cmd_create_test(args: argparse.Namespace) -> int:
+    from .sqltest.create import DEFAULT_LIMIT, create_test
+
+    created = create_test(args.model, args.db, run=args.run, where=args.where,
+                          limit=DEFAULT_LIMIT if args.limit is None else args.limit, name=args.name,
+                          project_dir=args.project_dir, wait=args.wait)
+    print(created.summary())
+    return 0
 
 
 @command("validate")
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .plan_schema import validate_plan_file
+    from .plan_schema import (
+        is_legacy_plan_document,
+        read_plan_document,
+        validate_legacy_plan_document,
+        validate_plan_file,
+    )
 
     path = Path(args.path)
     if path.is_dir():
         path = path / "master_training_plan.json"
+    doc, _ = read_plan_document(path) if path.is_file() else (None, [])
+    if is_legacy_plan_document(doc):  # written by FoxML's own generator: no schema_version
+        problems = validate_legacy_plan_document(doc)
+        if problems:
+            raise PlanError(f"{path}: invalid training plan (a legacy FoxML plan: no metadata.schema_version):\n  "
+                            + "\n  ".join(problems), path=path)
+        print(f"{path}: valid legacy FoxML plan (no metadata.schema_version); trainers load it with a warning, "
+              "export it again with foxwarehouse for a versioned plan")
+        return 0
     problems = validate_plan_file(path)
     if problems:
         raise PlanError(f"{path}: invalid training plan:\n  " + "\n  ".join(problems), path=path)
@@ -204,7 +264,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must be >= 0")
     sql = sys.stdin.read() if args.sql == "-" else args.sql
-    print(query(args.db, sql, fmt=args.format, wait=args.wait, limit=args.limit))
+    print(query(args.db, sql, fmt=args.format, wait=args.wait, limit=args.limit, project_dir=args.project_dir))
     return 0
 
 
@@ -224,7 +284,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     from .analyst.lineage import LineageGraph, format_model, format_trace, parse_target
     from .context import Context
 
-    ctx = Context.load(args.config, args.project_dir)
+    ctx = Context.load(args.config, project=args.project)
     graph = LineageGraph(ctx.project, ctx.config, renderer=ctx.renderer)
     model, column = parse_target(args.target)
     if column is None:
@@ -243,7 +303,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     from .analyst.catalog import write_catalog
     from .context import Context
 
-    ctx = Context.load(args.config, args.project_dir)
+    ctx = Context.load(args.config, project=args.project)
     path = write_catalog(ctx.project, ctx.config, args.out, db=args.db, renderer=ctx.renderer)
     print(f"model catalog written to {path}")
     return 0
@@ -253,7 +313,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .analyst.report import write_report
 
-    path = write_report(args.db, args.out, run=args.run, wait=args.wait)
+    path = write_report(args.db, args.out, run=args.run, wait=args.wait, project_dir=args.project_dir)
     print(f"report written to {path}")
     return 0
 
@@ -266,35 +326,54 @@ def build_parser() -> argparse.ArgumentParser:
         description="A relational, SQL-first plan warehouse for ML training routing.",
     )
     parser.add_argument("--version", action="version", version=f"foxwarehouse {__version__}")
-    parser.add_argument("--project-dir", metavar="DIR", help="use the models, macros and config of DIR (see init)")
+    parser.add_argument("--project-dir", metavar="DIR", default=argparse.SUPPRESS, help=PROJECT_DIR_HELP)
+    parser.add_argument("--db", metavar="FILE", default=argparse.SUPPRESS, help=DB_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--project-dir", metavar="DIR", default=argparse.SUPPRESS,
-                       help="use the models, macros and config of DIR (see init)")
+        p.add_argument("--project-dir", metavar="DIR", default=argparse.SUPPRESS, help=PROJECT_DIR_HELP)
         return p
 
     def db(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", default=DEFAULT_DB, metavar="FILE", help=f"warehouse file (default {DEFAULT_DB})")
+        p.add_argument("--db", default=argparse.SUPPRESS, metavar="FILE", help=DB_HELP)
         p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                        help="wait this long for a busy warehouse instead of failing")
+
+    def skip_tests(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--skip-tests", action="store_true",
+                       help="do not run the project's SQL unit tests first (by default they run once per "
+                            "version of the models and tests, and a failing case stops with exit 1)")
+
+    def force(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--force", action="store_true",
+                       help="plan even when the inputs, config and models are those of the published plan")
 
     def cfg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", metavar="FILE",
                        help="routing config (default config/routing_config.yaml, else the packaged default)")
 
     p = add("plan", "ingest metrics, build the plan and export it")
-    p.add_argument("--metrics", required=True, metavar="PATH", help="routing_candidates file or metrics directory")
+    p.add_argument("--metrics", metavar="PATH",
+                   help="routing_candidates file or metrics directory (default: metrics: in foxwarehouse.yml)")
     cfg(p)
     db(p)
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"export folder (default {DEFAULT_OUT})")
+    p.add_argument("--out", metavar="DIR", help=OUT_HELP)
     p.add_argument("--include-blocked", action="store_true", help="also emit blocked jobs (priority 0)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="build into a temporary run, print the diff against the published plan, keep and "
+                        "publish nothing")
+    skip_tests(p)
+    force(p)
+    p.add_argument("--engine", metavar="ENGINE",
+                   help="where the models run: duckdb (the default; or engine: in foxwarehouse.yml)")
 
     p = add("demo", "run the whole pipeline on the bundled example metrics")
     cfg(p)
     db(p)
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"export folder (default {DEFAULT_OUT})")
+    p.add_argument("--out", metavar="DIR", help=OUT_HELP)
+    skip_tests(p)
+    force(p)
 
     p = add("ingest", "load a metrics file or directory as a new run")
     p.add_argument("path", metavar="PATH")
@@ -305,10 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     db(p)
     p.add_argument("--run", metavar="RUN", help="run to build (default: latest)")
     p.add_argument("--include-blocked", action="store_true", help="also emit blocked jobs (priority 0)")
+    skip_tests(p)
 
     p = add("export", "write the plan files of the latest built run")
     db(p)
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"export folder (default {DEFAULT_OUT})")
+    p.add_argument("--out", metavar="DIR", help=OUT_HELP)
     p.add_argument("--run", metavar="RUN", help="run to export (default: latest)")
 
     p = add("runs", "list runs")
@@ -329,20 +409,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, metavar="N",
                    help="rows listed per section (default 50 for text/markdown, all for json; 0 = all)")
 
-    p = add("compile", "print the rendered SQL of a model (or all models)")
-    p.add_argument("model", nargs="?", metavar="MODEL")
+    p = add("compile", "print the rendered SQL of models (default: all, in dependency order)")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="a model; MODEL+ adds its downstream models, +MODEL its upstream ones")
     p.add_argument("--dialect", metavar="D", help="transpile with sqlglot to dialect D (e.g. spark, postgres)")
     cfg(p)
 
-    p = add("init", "copy sql/, macros/, config/ and the SQL unit tests into DIR for a team to own")
+    p = add("init", "make a project in DIR for a team to own: foxwarehouse.yml and copies of sql/, macros/, "
+                    "config/ and the SQL unit tests (never overwrites a file)")
     p.add_argument("dir", metavar="DIR")
 
     p = add("test", "run the SQL unit tests (tests/sql/*.yaml): exit 1 if any case fails")
     p.add_argument("paths", nargs="*", metavar="PATH",
-                   help="test files or folders (default: DIR/tests/sql with --project-dir, else ./tests/sql)")
+                   help="test files or folders (default: the project's tests/sql, else ./tests/sql)")
+    p.add_argument("-s", "--select", action="append", metavar="MODEL",
+                   help="only the cases of MODEL; MODEL+ adds its downstream models, +MODEL its upstream ones "
+                        "(repeat or separate with commas)")
     p.add_argument("-k", dest="keyword", metavar="TEXT",
                    help="only cases whose id (file::case) contains TEXT (exit 2 when none does)")
     p.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
+    p.add_argument("--update", action="store_true",
+                   help="rewrite the expect of every failed case with what its model (or macro) gives now, "
+                        "leaving the rest of the file as it is; exit 0 when the updated cases then pass")
+
+    p = add("create-test", "write a SQL unit-test case for MODEL from a run's rows into the project's "
+                           "tests/sql/MODEL.yaml: the rows it reads as given, its output as expect")
+    p.add_argument("model", metavar="MODEL")
+    db(p)
+    p.add_argument("--run", metavar="RUN", help="run (default: latest; also published, latest~N, an id)")
+    p.add_argument("--where", metavar="SQL",
+                   help="only output rows matching this SQL predicate over the model's output columns, "
+                        "e.g. \"target = 'fwd_ret_15m' AND route = 'ROUTE_BOTH'\"")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="at most N output rows, in a stable order (default 10; 0 = every chosen row)")
+    p.add_argument("--name", metavar="CASE", help="the case name (default from_run_<run>; never replaces a case)")
 
     p = add("jobs", "stream a run's jobs for external schedulers (JSON lines or CSV); by default the "
                     "published run, the plan the trainer reads")
@@ -401,6 +501,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PROJECT_DIR_HELP = (f"the project to use (default: ${PROJECT_DIR_ENV}, else the nearest folder from here upwards "
+                    f"holding {PROJECT_FILE}, else the packaged models)")
+DB_HELP = f"warehouse file (default: $FOXWAREHOUSE_DB, else db: in {PROJECT_FILE}, else {DEFAULT_DB})"
+OUT_HELP = f"export folder (default: out: in {PROJECT_FILE}, else {DEFAULT_OUT})"
+
+
+def apply_project(args: argparse.Namespace) -> None:
+    """Resolve the project once for the command and fill in the defaults it sets.
+
+    ``args.project`` is the Project (foxwarehouse.project.load_project decides which);
+    ``args.project_dir`` its folder (None for the packaged models), so library calls given it use
+    the same one. ``--db`` beats $FOXWAREHOUSE_DB, which beats the project file; ``--out`` and
+    ``--metrics`` beat the project file.
+    """
+    from .project import check_engine, load_project
+
+    if args.command in NO_PROJECT:
+        args.project, args.project_dir = None, None
+        return
+    project = load_project(getattr(args, "project_dir", None))
+    args.project = project
+    args.project_dir = str(project.root) if project.root is not None else None
+    settings = project.settings
+    args.db = getattr(args, "db", None) or os.environ.get(DB_ENV) or settings.db or DEFAULT_DB
+    if getattr(args, "out", DEFAULT_OUT) is None:
+        args.out = settings.out or DEFAULT_OUT
+    if getattr(args, "engine", None) is not None:
+        args.engine = check_engine(args.engine, "--engine")
+    else:
+        args.engine = settings.engine
+    if args.command == "plan" and getattr(args, "metrics", None) is None:
+        if settings.metrics is None:
+            where = f"{project.project_file}" if project.project_file else f"a project's {PROJECT_FILE}"
+            raise UsageError(f"plan needs --metrics PATH or metrics: in {where}; "
+                             f"usage: foxwarehouse plan --metrics PATH [options]")
+        args.metrics = settings.metrics
+
+
+DB_ENV = "FOXWAREHOUSE_DB"
+NO_PROJECT = frozenset({"init", "validate"})  # they use neither a project nor a warehouse
+
 _extra_parsers: list[Callable[[Callable[[str, str], argparse.ArgumentParser]], None]] = []
 
 
@@ -417,9 +558,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    if not hasattr(args, "project_dir"):
-        args.project_dir = None
     try:
+        apply_project(args)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return COMMANDS[args.command](args)

@@ -30,7 +30,12 @@ class Context:
     def load(cls, config: str | os.PathLike[str] | dict | None = None,
              project_dir: str | os.PathLike[str] | None = None, include_blocked: bool | None = None,
              project: Project | None = None) -> Context:
-        """Load the project and validate the config (a path, a mapping or None for the default)."""
+        """Load the project and validate the config (a path, a mapping or None for the default).
+
+        `project` if given; else the project ``load_project(project_dir)`` resolves (with
+        `project_dir` None: FOXWAREHOUSE_PROJECT_DIR, else the nearest foxwarehouse.yml from the
+        current folder upwards, else the packaged models), as every command does.
+        """
         project = project or load_project(project_dir)
         overrides = {"training_plan.include_blocked": True} if include_blocked else None
         # Config notices (FoxML-only keys and the like) come back as data for the caller to report.

@@ -97,6 +97,20 @@ class QueryError(FoxError):
     """An analyst query, lookup or report over the warehouse cannot run."""
 
 
+class TestGateError(FoxError):
+    """`plan` or `build` stopped before ingesting anything: a SQL unit test of the project failed.
+
+    ``failures`` holds the report of each failing case (and each test file that does not load).
+    """
+
+    __test__ = False  # not a pytest test class
+    exit_code = 1
+
+    def __init__(self, message: str, failures: list[str] | None = None, **fields: Any):
+        super().__init__(message, **fields)
+        self.failures = list(failures or [])
+
+
 _LINE_MARK = re.compile(r"^LINE \d+:")
 _KIND_PREFIX = re.compile(r"^[A-Z][A-Za-z ]* Error: ")
 
@@ -132,3 +146,13 @@ def duckdb_detail(exc: BaseException, *, kind: bool = True, limit: int = DETAIL_
     if len(text) > limit:
         text = text[:limit - 3].rstrip() + "..."
     return text
+
+
+def did_you_mean(word: Any, known: Any, listing: str = "known") -> str:
+    """The hint an unknown-name message ends with: '; did you mean X?' for the nearest of `known`,
+    else '; LISTING: a, b, c' (config keys, project-file keys, model and column names)."""
+    import difflib
+
+    known = [str(k) for k in known]
+    close = difflib.get_close_matches(str(word), known, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]}?" if close else f"; {listing}: {', '.join(known)}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,16 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefine
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.tokens import TokenType
 
-from .errors import ModelError
+from . import rule_text
+from .errors import FoxError, ModelError, UsageError, did_you_mean
 from .models import declared_views
 from .project import Project
 
 RelationResolver = Callable[[str, str], str]  # (kind 'ref'|'source', name) -> SQL relation text
+_DUCKDB = DuckDB()
 
 
 def quote_identifier(name: str) -> str:
@@ -77,6 +81,9 @@ def _make_environment() -> SandboxedEnvironment:
     )
     env.globals["literal"] = lambda v: Markup(sql_literal(v))
     env.globals["ident"] = lambda v: Markup(quote_identifier(str(v)))
+    env.globals["rule_sql"] = rule_text.condition_sql    # macros/rules.sql: a rule's condition
+    env.globals["rule_text"] = rule_text.condition_text  # ... and its text with the row's values
+    env.globals["rule_table"] = rule_text.check_rules      # ... and a stage's table, checked
     return env
 
 
@@ -251,9 +258,10 @@ class Renderer:
         except TemplateError as exc:
             raise ModelError(f"{_error_place(exc, path)}: cannot render: {_describe(exc)}", model=name,
                              path=path) from None
+        sql = embeddable(sql)
         if check:
             check_sql(sql, path)
-        return RenderedModel(name, path, sql.strip(), refs, sources)
+        return RenderedModel(name, path, sql, refs, sources)
 
     def render(self, name: str, resolver: RelationResolver = default_resolver, check: bool = True) -> RenderedModel:
         """One model with `resolver` giving its relations.
@@ -291,6 +299,23 @@ class Renderer:
 
     def render_all(self, resolver: RelationResolver = default_resolver) -> dict[str, RenderedModel]:
         return {name: self.render(name, resolver) for name in self.project.model_paths()}
+
+
+def embeddable(sql: str) -> str:
+    """Rendered model SQL that keeps its meaning wherever it is embedded (``FROM ({sql}) LIMIT 0``,
+    ``CREATE VIEW v AS {sql}``): trailing ``;`` removed (comments around them kept) and a newline
+    after a last line that may end in a ``--`` comment, so nothing appended after it is swallowed."""
+    sql = sql.strip()
+    try:
+        tokens = _DUCKDB.tokenize(sql)
+    except sqlglot.errors.SqlglotError:
+        tokens = []  # check_sql reports it
+    while tokens and tokens[-1].token_type == TokenType.SEMICOLON:
+        semicolon = tokens.pop()
+        sql = (sql[:semicolon.start] + sql[semicolon.end + 1:]).strip()
+    if "--" in sql.rsplit("\n", 1)[-1]:
+        sql += "\n"
+    return sql
 
 
 def _describe(exc: BaseException) -> str:
@@ -356,6 +381,80 @@ def model_order(rendered: Mapping[str, RenderedModel]) -> list[str]:
 
     for name in sorted(rendered):
         visit(name, [])
+    return order
+
+
+_REF_CALL = re.compile(r"""\bref\(\s*['"]([^'"]+)['"]\s*\)""")
+
+
+def model_graph(renderer: Renderer) -> dict[str, list[str]]:
+    """Model -> the models it ref()s, for every model of the renderer's project.
+
+    A model that does not render contributes the ref() calls written in its file, so a selection
+    still works on a project with a broken model (whose tests then report the error).
+    """
+    graph: dict[str, list[str]] = {}
+    for name, path in renderer.project.model_paths().items():
+        try:
+            refs = renderer.render(name, check=False).refs
+        except FoxError:
+            refs = _REF_CALL.findall(path.read_text(encoding="utf-8", errors="replace"))
+        graph[name] = list(dict.fromkeys(refs))
+    return graph
+
+
+def select_models(graph: Mapping[str, Any], selectors: Iterable[str]) -> list[str]:
+    """The models a selection names, each once: ``MODEL``; ``MODEL+`` with every model downstream of
+    it; ``+MODEL`` with every model upstream of it (``+MODEL+`` both). Selectors may be separated by
+    commas. `graph` maps each model to the models it reads (its refs), or is the rendered models.
+    Explicit names keep their order; what a ``+`` adds follows in dependency order. An unknown
+    model is a UsageError naming the nearest one.
+    """
+    reads: dict[str, list[str]] = {
+        name: list(node.refs) if isinstance(node, RenderedModel) else list(node) for name, node in graph.items()}
+    readers: dict[str, list[str]] = {name: [] for name in reads}
+    for name, refs in reads.items():
+        for ref in refs:
+            readers.setdefault(ref, []).append(name)
+    order = _topological(reads)
+    chosen: list[str] = []
+    for selector in (part.strip() for text in selectors for part in str(text).split(",")):
+        if not selector:
+            continue
+        up, down = selector.startswith("+"), selector.endswith("+")
+        name = selector.strip("+").strip()
+        if name not in reads:
+            raise UsageError(f"unknown model {name!r}{did_you_mean(name, sorted(reads), 'models')}", model=name)
+        found = {name}
+        for enabled, edges in ((up, reads), (down, readers)):
+            stack = [name] if enabled else []
+            while stack:
+                for other in edges.get(stack.pop(), []):
+                    if other not in found and other in reads:
+                        found.add(other)
+                        stack.append(other)
+        for model in [name] + [m for m in order if m in found and m != name]:
+            if model not in chosen:
+                chosen.append(model)
+    return chosen
+
+
+def _topological(reads: Mapping[str, list[str]]) -> list[str]:
+    """Models in dependency order (ties by name), tolerating unknown refs and cycles."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for dep in sorted(set(reads.get(name, []))):
+            if dep in reads:
+                visit(dep)
+        order.append(name)
+
+    for name in sorted(reads):
+        visit(name)
     return order
 
 

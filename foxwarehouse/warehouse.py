@@ -23,7 +23,9 @@ from .errors import QueryError, RunNotFound, WarehouseError
 from .faults import checkpoint
 
 # 2: master_plan is a view over training_jobs (version 1 stored a copy of it per run).
-SCHEMA_VERSION = 2
+# 3: model versions per run (run_models), the project's commit and dirty flag, the models
+#    fingerprint and the test-gate outcome in runs, and test_passes.
+SCHEMA_VERSION = 3
 
 SOURCE_TABLES: dict[str, str] = {
     "source_routing_candidates": """
@@ -69,7 +71,40 @@ CREATE TABLE IF NOT EXISTS runs (
     built_at TIMESTAMP,
     exported_at TIMESTAMP,
     export_dir VARCHAR,
-    error VARCHAR
+    error VARCHAR,
+    models_fingerprint VARCHAR,
+    project_dir VARCHAR,
+    project_commit VARCHAR,
+    project_dirty BOOLEAN,
+    tests VARCHAR
+)"""
+
+# Columns `runs` gained after version 2 (added in place when an older warehouse is upgraded).
+# git_commit holds the same commit as project_commit (the name the plan metadata keeps, SPEC §6).
+RUNS_V3_COLUMNS: dict[str, str] = {
+    "models_fingerprint": "VARCHAR",   # model_versions.models_fingerprint over run_models
+    "project_dir": "VARCHAR",          # the project root (the folder holding its sql/)
+    "project_commit": "VARCHAR",       # git HEAD of the project's folder; null outside git
+    "project_dirty": "BOOLEAN",        # uncommitted changes under sql/, macros/, config/, tests/
+    "tests": "VARCHAR",                # the test gate: 'passed', 'cached', 'skipped' or 'none'
+}
+
+# Per run, per model: the rendered SQL, its sqlglot-normalised form and that form's fingerprint.
+RUN_MODELS_DDL = """
+CREATE TABLE IF NOT EXISTS run_models (
+    run_id VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    sql VARCHAR,
+    normalized_sql VARCHAR,
+    fingerprint VARCHAR,
+    refs VARCHAR[]
+)"""
+
+# Fingerprints of model + test versions whose SQL unit tests passed (the test gate skips them).
+TEST_PASSES_DDL = """
+CREATE TABLE IF NOT EXISTS test_passes (
+    fingerprint VARCHAR NOT NULL,
+    passed_at TIMESTAMP
 )"""
 
 _LOCK_RE = re.compile(r"PID (\d+)")
@@ -168,9 +203,12 @@ class Warehouse:
                 self.con.execute("INSERT INTO foxwarehouse_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
             elif int(row[0]) < SCHEMA_VERSION:
                 self._migrate_stored_master_plan()
+                self._migrate_runs_columns()
                 self.con.execute("UPDATE foxwarehouse_meta SET value = ? WHERE key = 'schema_version'",
                                  [str(SCHEMA_VERSION)])
             self.con.execute(RUNS_DDL)
+            self.con.execute(RUN_MODELS_DDL)
+            self.con.execute(TEST_PASSES_DDL)
             for table, columns in SOURCE_TABLES.items():
                 self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
         self.schema_version = SCHEMA_VERSION
@@ -207,6 +245,16 @@ class Warehouse:
         select = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
         self.con.execute(f"CREATE VIEW main.master_plan AS SELECT {select} FROM main.training_jobs")
 
+    def _migrate_runs_columns(self) -> None:
+        """Version 2 -> 3: the new columns of ``runs`` (null for older runs); only the small runs
+        table is altered, so the upgrade costs the same whatever the number of candidates."""
+        if "runs" not in self.tables():
+            return
+        have = self.columns("runs")
+        for column, dtype in RUNS_V3_COLUMNS.items():
+            if column not in have:
+                self.con.execute(f"ALTER TABLE runs ADD COLUMN {column} {dtype}")
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self.engine.transaction() as con:
@@ -228,6 +276,33 @@ class Warehouse:
     def tables(self) -> set[str]:
         return {r[0] for r in self.con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+
+    def columns(self, table: str) -> set[str]:
+        """The column names of a table of the main schema (empty when there is no such table)."""
+        return {r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND table_catalog = current_database() AND table_name = ?", [table]).fetchall()}
+
+    def run_models(self, run_id: str) -> dict[str, dict[str, Any]] | None:
+        """{model: {sql, normalized_sql, fingerprint, refs}} of a run; None when the warehouse or the run
+        has no model versions (runs built before schema version 3)."""
+        if "run_models" not in self.tables():
+            return None
+        rows = self.con.execute(
+            "SELECT model, sql, normalized_sql, fingerprint, refs FROM run_models WHERE run_id = ? ORDER BY model",
+            [run_id]).fetchall()
+        if not rows:
+            return None
+        return {m: {"sql": s, "normalized_sql": n, "fingerprint": f, "refs": list(r or [])}
+                for m, s, n, f, r in rows}
+
+    def record_models(self, run_id: str, versions: Any) -> None:
+        """Store a run's model versions (``model_versions.ModelVersion`` values), replacing any."""
+        self.con.execute("DELETE FROM run_models WHERE run_id = ?", [run_id])
+        rows = [[run_id, v.name, v.sql, v.normalized_sql, v.fingerprint, list(v.refs)] for v in versions]
+        if rows:
+            self.con.executemany("INSERT INTO run_models (run_id, model, sql, normalized_sql, fingerprint, refs) "
+                                 "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def next_seq(self) -> int:
         return int(one_row(self.con.execute("SELECT coalesce(max(seq), 0) + 1 FROM runs"))[0])

@@ -1,15 +1,19 @@
 -- candidate_signal_states: the signal state of every candidate row on its side (cs for the target's
--- CS row, symbol for a symbol row), with the resolved thresholds and the rule that decided it.
+-- CS row, symbol for a symbol row), with the resolved thresholds and the rules that decided its
+-- stability and its state (the stability and signal rule tables of macros/rules.sql).
 {% set r = config.routing %}
 WITH sided AS (
     SELECT
-        *,
+        * EXCLUDE (stability),
+        stability AS input_stability,
         CASE WHEN symbol IS NULL THEN 'cs' ELSE 'symbol' END AS side,
         {{ task_class('task_type') }} AS task_class,
-        {{ horizon_minutes('target') }} AS horizon_minutes,
-        {{ classify_stability('stability', 'mean_overlap', 'std_overlap', 'mean_tau', 'std_tau', 'n_snapshots') }}
-            AS classified_stability
+        {{ horizon_minutes('target') }} AS horizon_minutes
     FROM {{ ref('routing_candidates') }}
+),
+classified AS (
+    SELECT *, {{ rule_code('stability') }} AS stability_rule
+    FROM (SELECT *{{ rule_settings('stability') }} FROM sided)
 ),
 resolved AS (
     SELECT
@@ -23,12 +27,13 @@ resolved AS (
         task_class,
         horizon_minutes,
         {{ horizon_tier('horizon_minutes') }} AS horizon_tier,
-        stability AS input_stability,
-        classified_stability AS stability,
+        input_stability,
+        {{ rule_outcome('stability', 'stability_rule') }} AS stability,
+        stability_rule,
         failed_model_families,
         {{ min_sample_size('side', 'sample_size') }} AS min_n,
         {{ stability_allowlist('side', 'sample_size') }} AS allowlist
-    FROM sided
+    FROM classified
 ),
 thresholds AS (
     SELECT
@@ -47,8 +52,8 @@ thresholds AS (
     FROM resolved
 ),
 decided AS (
-    SELECT *, {{ signal_reason_code() }} AS reason_code
-    FROM thresholds
+    SELECT *, {{ rule_code('signal') }} AS reason_code
+    FROM (SELECT *{{ rule_settings('signal') }} FROM thresholds)
 )
 SELECT
     target,
@@ -63,13 +68,15 @@ SELECT
     horizon_tier,
     input_stability,
     stability,
+    stability_rule,
     min_n,
     allowlist,
     min_score,
     strong_score,
     experimental_min_score,
     failed_model_families,
-    {{ signal_state('reason_code') }} AS signal_state,
+    {{ rule_outcome('signal', 'reason_code') }} AS signal_state,
     reason_code,
-    side || ': ' || {{ signal_state('reason_code') }} || ' (' || {{ signal_reason_text('reason_code') }} || ')' AS reason
+    side || ': ' || {{ rule_outcome('signal', 'reason_code') }} || ' (' || reason_code || ': '
+        || {{ rule_reason('signal', 'reason_code') }} || ')' AS reason
 FROM decided

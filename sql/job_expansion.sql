@@ -1,55 +1,70 @@
--- job_expansion: every job the plan could hold (SPEC §5) with its model families resolved.
+-- job_expansion: every job the plan could hold, with its model families resolved. Which decision
+-- makes which job (its training_type and priority) is the job rule table of macros/rules.sql, applied
+-- to each target's CS decision (side 'cs') and each pair's decision (side 'pair').
 -- A CS or symbol job whose family list ends up empty is kept here with has_families = false; it
 -- is not emitted by training_jobs and is counted as skipped_no_families by plan_summary.
-{% set tp = config.training_plan %}
-WITH cs_jobs AS (
+WITH decisions AS (
     SELECT
-        'cs_' || target AS job_id,
+        'cs' AS side,
         target,
         CAST(NULL AS VARCHAR) AS symbol,
-        'ROUTE_CROSS_SECTIONAL' AS route,
-        'cross_sectional' AS training_type,
-        CASE WHEN cs_state = 'EXPERIMENTAL' THEN 1 ELSE 2 END AS priority,
-        sample_size AS estimated_samples,
-        reason,
-        failed_model_families,
-        FALSE AS needs_cs_ensemble,
+        CAST(NULL AS VARCHAR) AS route,
         cs_state,
         CAST(NULL AS VARCHAR) AS local_state,
+        sample_size,
+        reason,
+        failed_model_families,
         score,
         task_class,
         horizon_tier
     FROM {{ ref('cs_decisions') }}
-    WHERE cs_state <> 'DISALLOWED'
-),
-symbol_jobs AS (
+    UNION ALL
     SELECT
-        CASE WHEN route = 'ROUTE_BLOCKED' THEN 'blocked_' ELSE 'sym_' END || target || '_' || symbol AS job_id,
+        'pair' AS side,
         target,
         symbol,
         route,
-        CASE WHEN route = 'ROUTE_BLOCKED' THEN 'blocked' ELSE 'symbol_specific' END AS training_type,
-        CASE route WHEN 'ROUTE_BOTH' THEN 3 WHEN 'ROUTE_SYMBOL_SPECIFIC' THEN 2 WHEN 'ROUTE_EXPERIMENTAL_ONLY' THEN 1 ELSE 0 END
-            AS priority,
-        sample_size AS estimated_samples,
+        cs_state,
+        local_state,
+        sample_size,
         array_to_string(reasons, '; ') AS reason,
         failed_model_families,
-        route = 'ROUTE_BOTH' AS needs_cs_ensemble,
+        score,
+        task_class,
+        horizon_tier
+    FROM {{ ref('routing_decisions') }}
+),
+ruled AS (
+    SELECT *, {{ rule_code('job') }} AS job_rule
+    FROM (SELECT *{{ rule_settings('job') }} FROM decisions)
+),
+all_jobs AS (
+    SELECT
+        CASE training_type WHEN 'cross_sectional' THEN 'cs_' WHEN 'blocked' THEN 'blocked_' ELSE 'sym_' END
+            || target || coalesce('_' || symbol, '') AS job_id,
+        target,
+        symbol,
+        CASE WHEN side = 'cs' THEN 'ROUTE_CROSS_SECTIONAL' ELSE route END AS route,
+        training_type,
+        priority,
+        sample_size AS estimated_samples,
+        reason,
+        failed_model_families,
+        needs_cs_ensemble,
         cs_state,
         local_state,
         score,
         task_class,
         horizon_tier
-    FROM {{ ref('routing_decisions') }}
-    WHERE route IN ('ROUTE_SYMBOL_SPECIFIC', 'ROUTE_BOTH', 'ROUTE_EXPERIMENTAL_ONLY')
-{% if tp.include_blocked %}
-       OR route = 'ROUTE_BLOCKED'
-{% endif %}
-),
-all_jobs AS (
-    SELECT * FROM cs_jobs
-    UNION ALL
-    SELECT * FROM symbol_jobs
+    FROM (
+        SELECT
+            *,
+            {{ rule_outcome('job', 'job_rule') }} AS training_type,
+            {{ rule_outcome('job', 'job_rule', 'priority') }} AS priority,
+            {{ rule_outcome('job', 'job_rule', 'needs_cs_ensemble', false) }} AS needs_cs_ensemble
+        FROM ruled
+    )
+    WHERE training_type IS NOT NULL
 ),
 with_families AS (
     SELECT

@@ -1,6 +1,7 @@
--- routing_decisions: the route of every (target, symbol) pair (SPEC §4 "Route"), with the
--- experimental cap applied per target as a window: of the ROUTE_EXPERIMENTAL_ONLY pairs, the
--- floor(max_fraction_symbols_per_target x symbol rows) best by (score desc, symbol asc) keep it.
+-- routing_decisions: the route of every (target, symbol) pair (the route rule table of
+-- macros/rules.sql), then the experimental cap (the cap rule table) for ROUTE_EXPERIMENTAL_ONLY
+-- pairs, ranked per target as a window: experimental_cap = floor(max_fraction_symbols_per_target x
+-- symbol rows), experimental_rank by (score desc, symbol asc).
 {% set r = config.routing %}
 WITH pairs AS (
     SELECT
@@ -26,16 +27,12 @@ WITH pairs AS (
 routed AS (
     SELECT
         *,
-        CASE
-            WHEN cs_state IN ('STRONG', 'WEAK_BUT_OK') AND local_state IN ('STRONG', 'WEAK_BUT_OK')
-                THEN {{ {'ROUTE_BOTH': 'ROUTE_BOTH', 'PREFER_CS': 'ROUTE_CROSS_SECTIONAL', 'PREFER_SYMBOL': 'ROUTE_SYMBOL_SPECIFIC'}[r.both_strong_behavior] }}
-            WHEN cs_state IN ('STRONG', 'WEAK_BUT_OK') THEN 'ROUTE_CROSS_SECTIONAL'
-            WHEN local_state IN ('STRONG', 'WEAK_BUT_OK') THEN 'ROUTE_SYMBOL_SPECIFIC'
-            WHEN local_state = 'EXPERIMENTAL' THEN 'ROUTE_EXPERIMENTAL_ONLY'
-            ELSE 'ROUTE_BLOCKED'
-        END AS route_before_cap,
+        {{ rule_outcome('route', 'route_rule') }} AS route_before_cap,
         count(*) OVER (PARTITION BY target) AS symbol_rows
-    FROM pairs
+    FROM (
+        SELECT *, {{ rule_code('route') }} AS route_rule
+        FROM (SELECT *{{ rule_settings('route') }} FROM pairs)
+    )
 ),
 ranked AS (
     SELECT
@@ -52,12 +49,17 @@ ranked AS (
         END AS experimental_rank
     FROM routed
 ),
+cap_decided AS (
+    SELECT
+        *,
+        CASE WHEN route_before_cap = 'ROUTE_EXPERIMENTAL_ONLY' THEN {{ rule_code('cap') }} END AS cap_rule
+    FROM (SELECT *{{ rule_settings('cap') }} FROM ranked)
+),
 capped AS (
     SELECT
         *,
-        CASE WHEN route_before_cap = 'ROUTE_EXPERIMENTAL_ONLY' AND experimental_rank > experimental_cap
-            THEN 'ROUTE_BLOCKED' ELSE route_before_cap END AS route
-    FROM ranked
+        CASE WHEN cap_rule IS NULL THEN route_before_cap ELSE {{ rule_outcome('cap', 'cap_rule') }} END AS route
+    FROM cap_decided
 )
 SELECT
     target,
@@ -66,18 +68,20 @@ SELECT
     route_before_cap,
     cs_state,
     local_state,
+    route_rule,
+    cap_rule,
     list_concat(
         [cs_reason_code, local_reason_code],
-        CASE WHEN route <> route_before_cap THEN ['EXPERIMENTAL_CAP'] ELSE CAST([] AS VARCHAR[]) END
+        CASE WHEN route <> route_before_cap THEN [cap_rule] ELSE CAST([] AS VARCHAR[]) END
     ) AS reason_codes,
     list_concat(
-        [cs_reason, local_reason],
-        CASE
-            WHEN route <> route_before_cap THEN
-                ['route: ROUTE_BLOCKED (EXPERIMENTAL_CAP: experimental rank ' || experimental_rank
-                 || ' > cap ' || experimental_cap || ' = floor(' || CAST({{ r.experimental.max_fraction_symbols_per_target }} AS VARCHAR)
-                 || ' x ' || symbol_rows || ' symbols))']
-            ELSE ['route: ' || route] END
+        [cs_reason, local_reason,
+         'route: ' || route_before_cap || ' (' || route_rule || ': ' || {{ rule_reason('route', 'route_rule') }} || ')'],
+        CASE WHEN cap_rule IS NOT NULL THEN
+            ['cap: ' || route || ' (' || cap_rule || ': ' || {{ rule_reason('cap', 'cap_rule') }}
+             || '; experimental_cap = floor(' || CAST({{ r.experimental.max_fraction_symbols_per_target }} AS VARCHAR)
+             || ' x ' || symbol_rows || ' symbol rows))']
+        ELSE CAST([] AS VARCHAR[]) END
     ) AS reasons,
     experimental_rank,
     experimental_cap,

@@ -52,6 +52,21 @@ class Workspace:
         return plan_in(self.root, metrics, config, out=out, extra=extra, expect=expect, db=self.db, capsys=self.capsys)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_pass_cache(tmp_path_factory: Any):
+    """The test gate's per-machine record of passing SQL tests, private to this session: the first
+    plan of the session runs the packaged SQL tests, the others find the pass (see foxwarehouse.gate)."""
+    import os
+
+    saved = os.environ.get("FOXWAREHOUSE_CACHE_DIR")
+    os.environ["FOXWAREHOUSE_CACHE_DIR"] = str(tmp_path_factory.mktemp("foxwarehouse_cache"))
+    yield
+    if saved is None:
+        os.environ.pop("FOXWAREHOUSE_CACHE_DIR", None)
+    else:
+        os.environ["FOXWAREHOUSE_CACHE_DIR"] = saved
+
+
 @pytest.fixture
 def fw(tmp_path: Path, capsys: Any) -> Workspace:
     return Workspace(tmp_path, capsys)

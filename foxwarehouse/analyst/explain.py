@@ -1,12 +1,12 @@
 """`explain TARGET [SYMBOL]`: why a decision was made, printed from the decision_trace model.
 
 Everything shown comes from the run's own tables: the input rows (routing_candidates), every rule
-of the routing rules (docs/ROUTING.md) in order with its compared values and thresholds (the decision_trace model, computed for
-the run and target from the run's stored tables and config), the decisions
-(cs_decisions, routing_decisions), the experimental-cap ranking of the target and the jobs that were
-created (training_jobs, job_expansion). Nothing is recomputed in Python, so the explanation cannot
-disagree with the decision; a trace whose decided rule does not give the recorded result is
-reported as an inconsistency.
+of the rule tables (macros/rules.sql, docs/ROUTING.md) in order with the row's values (the
+decision_trace model, computed for the run and target from the run's stored tables and config), the
+decisions (cs_decisions, routing_decisions), the experimental-cap ranking of the target and the jobs
+that were created (training_jobs, job_expansion). Nothing is recomputed in Python. The decision and
+the trace are generated from the same rule tables, and the rule marked as deciding is the one the
+decision's stored reason code names, so the explanation agrees with the decision by construction.
 """
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ class Explanation:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     not_emitted: list[dict[str, Any]] = field(default_factory=list)
     pairs: list[dict[str, Any]] = field(default_factory=list)                    # target-only explain
-    problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(to_json_value(asdict(self)), indent=2, ensure_ascii=False, allow_nan=False)
@@ -109,7 +108,6 @@ def explain(db: str | Path, target: str, symbol: str | None = None, run: str | N
             ex.pairs = _rows(aw, "SELECT route, count(*) AS pairs, list(symbol ORDER BY symbol) AS symbols "
                                  "FROM routing_decisions WHERE run_id = ? AND target = ? GROUP BY route ORDER BY route",
                              [run_id, target])
-    ex.problems = check_consistency(ex)
     return ex
 
 
@@ -117,31 +115,6 @@ def _sql_text(value: str) -> str:
     from ..render import sql_literal
 
     return sql_literal(value)
-
-
-def check_consistency(ex: Explanation) -> list[str]:
-    """Each decision stage must have exactly one decided rule, which applies and gives the result."""
-    problems = []
-    for side, rows in ex.traces.items():
-        for stage in ("signal", "route", "cap"):
-            stage_rows = [r for r in rows if r["stage"] == stage]
-            if not stage_rows:
-                continue
-            decided = [r for r in stage_rows if r["decided"]]
-            if len(decided) != 1:
-                problems.append(f"{side} {stage}: {len(decided)} decided rules")
-                continue
-            d = decided[0]
-            if not d["applies"] or d["outcome"] != d["result"]:
-                problems.append(f"{side} {stage}: decided rule {d['check_name']} gives {d['outcome']}, "
-                                f"the decision is {d['result']}")
-            if any(r["applies"] and r["rule"] < d["rule"] for r in stage_rows):
-                problems.append(f"{side} {stage}: an earlier rule applies than {d['check_name']}")
-    if ex.decision is not None:
-        final = [r for r in ex.traces.get("pair", []) if r["decided"]]
-        if final and final[-1]["result"] != ex.decision["route"]:
-            problems.append(f"trace route {final[-1]['result']} differs from routing_decisions {ex.decision['route']}")
-    return problems
 
 
 # --- text ---------------------------------------------------------------------------------------
@@ -155,9 +128,12 @@ def _input_line(row: dict[str, Any] | None) -> str:
 def _trace_lines(rows: list[dict[str, Any]], title: str, state_label: str) -> list[str]:
     out = [title]
     stability = [r for r in rows if r["stage"] == "stability"]
-    for r in stability:
-        out.append(f"  stability: {r['outcome']}  ({r['threshold']})")
-        out.append(f"    input: {r['observed']}")
+    if stability:
+        out.append("  stability rules, in order:")
+        out += _rule_lines(stability)
+        d = next((r for r in stability if r["decided"]), None)
+        if d:
+            out.append(f"  => stability = {d['result']} ({d['reason_code']})")
     thresholds = [r for r in rows if r["stage"] == "threshold"]
     if thresholds:
         out.append("  resolved thresholds:")
@@ -208,7 +184,7 @@ def format_explanation(ex: Explanation) -> str:
         out.append("route rules, in order:")
         out += _rule_lines([r for r in pair if r["stage"] == "route"])
         d = ex.decision or {}
-        out.append(f"  => route before cap = {d.get('route_before_cap')}")
+        out.append(f"  => route before cap = {d.get('route_before_cap')} ({d.get('route_rule')})")
         cap = [r for r in pair if r["stage"] == "cap"]
         out.append("")
         if cap:
@@ -248,7 +224,4 @@ def format_explanation(ex: Explanation) -> str:
     if ex.symbol is not None and ex.decision and ex.decision["route"] == "ROUTE_BLOCKED" \
             and not any(j["symbol"] == ex.symbol for j in ex.jobs):
         out.append("  (no job for this pair: ROUTE_BLOCKED; blocked jobs are emitted only with include_blocked)")
-    if ex.problems:
-        out.append("")
-        out.append("TRACE INCONSISTENCY (please report): " + "; ".join(ex.problems))
     return "\n".join(out)

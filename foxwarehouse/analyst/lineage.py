@@ -29,7 +29,7 @@ from sqlglot import exp
 from sqlglot.lineage import Node, lineage as sqlglot_lineage
 
 from ..config import BOTH_STRONG_BEHAVIORS, DUMP_FORMATS, ROUTES, STABILITIES, TIERS
-from ..errors import FoxError, ModelError, QueryError, UsageError, duckdb_detail
+from ..errors import FoxError, ModelError, QueryError, UsageError, did_you_mean, duckdb_detail
 from ..project import Project
 from ..render import Renderer, model_order, quote_identifier
 from ..warehouse import SOURCE_TABLES, SOURCES
@@ -196,7 +196,7 @@ class LineageGraph:
     def read_keys(self, model: str) -> list[str]:
         """Dotted config keys the model's SQL (and the macros it calls) reads, without lineage."""
         if model not in self.rendered:
-            raise QueryError(f"unknown model {model!r}; models: {', '.join(self.order)}", model=model)
+            raise QueryError(f"unknown model {model!r}{did_you_mean(model, self.order, 'models')}", model=model)
         rec = _Recorder(self.config)
         self._marked(model, self.config, rec)
         leaves = {p for p in rec.read if p and (not isinstance(self._get(p), Mapping) or p in rec.steering)}
@@ -218,7 +218,7 @@ class LineageGraph:
         if model in self._columns:
             return self._columns[model]
         if model not in self.rendered:
-            raise QueryError(f"unknown model {model!r}; models: {', '.join(self.order)}", model=model)
+            raise QueryError(f"unknown model {model!r}{did_you_mean(model, self.order, 'models')}", model=model)
         rec = _Recorder(self.config)
         base_sql = self._marked(model, self.config, rec)
         nodes = self._column_nodes(base_sql)
@@ -320,7 +320,8 @@ class LineageGraph:
     def column(self, model: str, column: str) -> ColumnInfo:
         infos = self.columns(model)
         if column not in infos:
-            raise QueryError(f"model {model!r} has no column {column!r}; columns: {', '.join(infos)}", model=model)
+            raise QueryError(f"model {model!r} has no column {column!r}{did_you_mean(column, infos, 'columns')}",
+                             model=model)
         return infos[column]
 
     def trace(self, model: str, column: str) -> dict[str, Any]:

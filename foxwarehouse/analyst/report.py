@@ -113,9 +113,10 @@ def _rows(aw: AnalystWarehouse, sql: str, params: list[Any]) -> list[tuple]:
     return aw.con.execute(sql, params).fetchall()
 
 
-def collect(db: str | Path, run: str | None = PUBLISHED, wait: float = 0.0) -> dict[str, Any]:
+def collect(db: str | Path, run: str | None = PUBLISHED, wait: float = 0.0,
+            project_dir: str | Path | None = None) -> dict[str, Any]:
     """Everything the report shows, read from the warehouse (read-only)."""
-    with AnalystWarehouse(db, wait=wait) as aw:
+    with AnalystWarehouse(db, wait=wait, project_dir=project_dir) as aw:
         run_id = aw.run_id(run or PUBLISHED)
         info = aw.run_info(run_id)
         tables = set(aw.tables())
@@ -254,11 +255,11 @@ def _diff_html(data: dict[str, Any]) -> str:
 
 
 def write_report(db: str | Path, out: str | Path = "report.html", run: str | None = PUBLISHED,
-                 wait: float = 0.0) -> Path:
+                 wait: float = 0.0, project_dir: str | Path | None = None) -> Path:
     """Write the HTML report of `run` (default: the published run) atomically; returns the path.
 
     `out` may not be the warehouse, a DuckDB file, a path inside a published plan, or an existing
     file that is not a report (see foxwarehouse.outfile)."""
     check_out_file(out, MARKERS, db)   # before the work, so a refused path costs nothing
-    text = render_html(collect(db, run=run, wait=wait))
+    text = render_html(collect(db, run=run, wait=wait, project_dir=project_dir))
     return write_out_file(out, text, MARKERS, db)

@@ -28,9 +28,11 @@ def list_runs(db: str | Path) -> list[dict[str, Any]]:
             "(SELECT route, count(*) AS n FROM training_jobs j WHERE j.run_id = r.run_id GROUP BY route))"
             if has_jobs else "NULL"
         )
+        # A warehouse of schema version 2 (read-only, not upgraded yet) has no models_fingerprint.
+        models = "models_fingerprint" if "models_fingerprint" in wh.columns("runs") else "NULL"
         cur = wh.con.execute(
-            f"SELECT run_id, created_at, status, config_hash, input_fingerprint, {counts} AS jobs_by_route, error "
-            f"FROM runs r ORDER BY seq"
+            f"SELECT run_id, created_at, status, config_hash, {models} AS models_fingerprint, input_fingerprint, "
+            f"{counts} AS jobs_by_route, error FROM runs r ORDER BY seq"
         )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
@@ -39,7 +41,7 @@ def list_runs(db: str | Path) -> list[dict[str, Any]]:
 def format_runs(runs: list[dict[str, Any]]) -> str:
     if not runs:
         return "no runs yet"
-    header = f"{'run_id':<30} {'created_at':<19} {'status':<9} {'config':<8} {'input':<8} jobs by route"
+    header = f"{'run_id':<30} {'created_at':<19} {'status':<9} {'config':<8} {'models':<8} {'input':<8} jobs by route"
     lines = [header]
     for run in runs:
         routes = run["jobs_by_route"] or {}
@@ -48,7 +50,8 @@ def format_runs(runs: list[dict[str, Any]]) -> str:
             jobs = "error: " + run["error"].splitlines()[0][:80]
         lines.append(
             f"{run['run_id']:<30} {str(run['created_at'])[:19]:<19} {run['status']:<9} "
-            f"{(run['config_hash'] or '-')[:8]:<8} {(run['input_fingerprint'] or '-')[:8]:<8} {jobs}"
+            f"{(run['config_hash'] or '-')[:8]:<8} {(run.get('models_fingerprint') or '-')[:8]:<8} "
+            f"{(run['input_fingerprint'] or '-')[:8]:<8} {jobs}"
         )
     return "\n".join(lines)
 

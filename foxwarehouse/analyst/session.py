@@ -29,6 +29,7 @@ import duckdb
 from .. import options
 from ..errors import FoxError, ModelError, QueryError, UsageError, WarehouseError, duckdb_detail
 from ..formatting import cell_text, text_table, to_json_value
+from ..models import declared_views
 from ..project import Project, load_project
 from ..render import RenderedModel, Renderer, is_view_model, quote_identifier, sql_literal, view_models
 from ..warehouse import Warehouse
@@ -36,7 +37,9 @@ from ..warehouse import Warehouse
 if TYPE_CHECKING:
     from ..context import Context
 
-# view name -> model table it reads (the newest built/exported run only).
+# view name -> model table it reads (the newest built/exported run only): the packaged models'.
+# Every other model a project stores gets latest_<model> and published_<model> the same way
+# (``model_views``).
 LATEST_VIEWS: dict[str, str] = {
     "latest_routing_decisions": "routing_decisions",
     "latest_cs_decisions": "cs_decisions",
@@ -44,6 +47,8 @@ LATEST_VIEWS: dict[str, str] = {
     "latest_plan_summary": "plan_summary",
     "latest_candidate_signal_states": "candidate_signal_states",
     "latest_routing_candidates": "routing_candidates",
+    "latest_job_expansion": "job_expansion",
+    "latest_master_plan": "master_plan",
 }
 # on-demand model -> its latest_* view (computed from the latest_* views above)
 LATEST_COMPUTED_VIEWS: dict[str, str] = {"decision_trace": "latest_decision_trace"}
@@ -144,36 +149,81 @@ def latest_view_sql(table: str, run_sql: str = LATEST_RUN_SQL) -> str:
             f"WHERE run_id = {run_sql}")
 
 
+def _relations_with_run_id(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Tables and persistent views of main that have a run_id column (model tables, master_plan)."""
+    return {r[0] for r in con.execute(
+        "SELECT c.table_name FROM information_schema.columns c JOIN information_schema.tables t "
+        "ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema AND t.table_name = c.table_name "
+        "WHERE c.table_schema = 'main' AND c.table_catalog = current_database() AND c.column_name = 'run_id' "
+        "AND NOT (t.table_type = 'LOCAL TEMPORARY')").fetchall()}
+
+
+def _on_demand_models(project: Project) -> list[str]:
+    """The project's models computed when read (``materialized: view`` or the older header line)."""
+    declared = declared_views(project)
+    out = []
+    for name, path in project.model_paths().items():
+        if name in declared:
+            if declared[name]:
+                out.append(name)
+            continue
+        try:
+            if is_view_model(path.read_text(encoding="utf-8")):
+                out.append(name)
+        except (OSError, UnicodeDecodeError):
+            continue
+    return out
+
+
+def model_views(con: duckdb.DuckDBPyConnection, project: Project) -> tuple[dict[str, str], list[str]]:
+    """({latest view: stored relation}, [on-demand model]) for a warehouse and a project.
+
+    Every model stored per run (a table, or a warehouse view such as master_plan, with run_id) gets
+    latest_<model> and published_<model>, whether packaged or added by a team; an on-demand model
+    not stored gets them computed over the other views.
+    """
+    stored = _relations_with_run_id(con)
+    models = set(project.model_paths())
+    views = {view: table for view, table in LATEST_VIEWS.items() if table in stored}
+    for name in sorted(models & stored):
+        views.setdefault(f"latest_{name}", name)
+    on_demand = [m for m in _on_demand_models(project) if m not in stored]
+    return views, on_demand
+
+
 def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
                         project: Project | None = None, ctx: Context | None = None) -> list[str]:
-    """Create the latest_* and published_* views whose model table exists; returns the names created.
+    """Create the latest_* and published_* views of every model the warehouse stores; returns the names.
 
     Persistent views are created by a write connection after a build; a read-only connection makes
     temporary ones for views the file lacks. A view whose table does not exist yet is skipped, so
-    an empty warehouse opens fine. ``latest_decision_trace`` is the decision_trace model rendered
-    with the latest run's config over the other latest_* views; ``published_decision_trace`` see
+    an empty warehouse opens fine. An on-demand model (``latest_decision_trace``) is rendered with
+    the latest run's config over the other latest_* views; its published_* view see
     ``_published_computed_sql``.
     """
     tables = _base_tables(con)
     if "runs" not in tables:
         return []
+    project = project or (ctx.project if ctx is not None else load_project(None))
+    latest_views, on_demand = model_views(con, project)
+    stored = set(latest_views.values())
     existing = _views(con, temporary=False)
     kind = "TEMP VIEW" if temporary else "VIEW"
     made = []
-    for views in (LATEST_VIEWS, PUBLISHED_VIEWS):
-        run_sql = LATEST_RUN_SQL if views is LATEST_VIEWS else PUBLISHED_RUN_SQL
-        for view, table in views.items():
-            if table not in tables or (temporary and view in existing):
+    for prefix, run_sql in (("latest_", LATEST_RUN_SQL), ("published_", PUBLISHED_RUN_SQL)):
+        for latest_view, table in latest_views.items():
+            view = prefix + latest_view.removeprefix("latest_")
+            if temporary and view in existing:
                 continue
             con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {latest_view_sql(table, run_sql)}")
             made.append(view)
     latest = con.execute(f"SELECT {LATEST_RUN_SQL}").fetchall()[0][0]
     available = set(made) | existing
-    project = project or (ctx.project if ctx is not None else load_project(None))
     renderers = _RunRenderers(con, project, ctx)
-    by_table = {table: view for view, table in LATEST_VIEWS.items()}
-    for model, view in LATEST_COMPUTED_VIEWS.items():
-        if latest is None or (temporary and view in existing) or model not in project.model_paths():
+    by_table = {table: view for view, table in latest_views.items()}
+    for model in on_demand:
+        view = f"latest_{model}"
+        if latest is None or (temporary and view in existing):
             continue
         missing: list[str] = []
 
@@ -188,14 +238,13 @@ def ensure_latest_views(con: duckdb.DuckDBPyConnection, temporary: bool = False,
             continue
         con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {rendered.sql}")
         made.append(view)
-    for model, view in PUBLISHED_COMPUTED_VIEWS.items():
+    for model in on_demand:
         # Always recreated for a read-only session (a temp view shadows the persistent one): the
         # rendered SQL carries a config, and an export may have published a run of another config.
-        if model not in project.model_paths():
-            continue
-        sql = _published_computed_sql(con, renderers, model, tables)
+        sql = _published_computed_sql(con, renderers, model, stored)
         if sql is None:
             continue
+        view = f"published_{model}"
         con.execute(f"CREATE OR REPLACE {kind} {quote_identifier(view)} AS {sql}")
         made.append(view)
     return made
@@ -231,7 +280,7 @@ def _published_computed_sql(con: duckdb.DuckDBPyConnection, renderers: _RunRende
         rendered = _render_on(renderers.for_run(run_id, config_hash), model, resolver)
         if missing:
             return None
-        branches.append(f"SELECT * FROM ({rendered.sql.rstrip().rstrip(';')})")
+        branches.append(f"SELECT * FROM ({rendered.sql})")
     return "\nUNION ALL\n".join(branches)
 
 
@@ -389,8 +438,8 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
                          f"EXPLAIN); refused a {kind.name} statement: {first}")
 
 
-def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = None
-              ) -> tuple[list[str], list[str], list[tuple]]:
+def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = None,
+              project_dir: str | os.PathLike[str] | None = None) -> tuple[list[str], list[str], list[tuple]]:
     """Run `sql` read-only on the warehouse: (column names, column types, rows).
 
     Only read statements run (see ``check_read_only``); every statement is checked before any runs.
@@ -399,7 +448,7 @@ def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = N
         raise UsageError("--limit must be >= 0")
     if not sql.strip():
         raise QueryError("query: no statement to run (the SQL is empty)")
-    with AnalystWarehouse(db, wait=wait) as aw:
+    with AnalystWarehouse(db, wait=wait, project_dir=project_dir) as aw:
         check_read_only(aw.con, sql)
         try:
             cur = aw.con.execute(sql)
@@ -455,11 +504,12 @@ def format_result(names: Sequence[str], types: Sequence[str], rows: Sequence[tup
     raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def query(db: str | Path, sql: str, fmt: str = "table", wait: float = 0.0, limit: int | None = None) -> str:
+def query(db: str | Path, sql: str, fmt: str = "table", wait: float = 0.0, limit: int | None = None,
+          project_dir: str | os.PathLike[str] | None = None) -> str:
     """The text `foxwarehouse query` prints."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    names, types, rows = run_query(db, sql, wait=wait, limit=limit)
+    names, types, rows = run_query(db, sql, wait=wait, limit=limit, project_dir=project_dir)
     return format_result(names, types, rows, fmt)
 
 

@@ -7,7 +7,6 @@ failure rolls the whole build back and marks the run failed.
 """
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from ..engine import DuckDBEngine
 from ..errors import BuildError, FoxError, ModelError, duckdb_detail
 from ..faults import checkpoint
 from ..jobs_json import JOB_JSON_SQL
+from ..model_versions import model_versions, models_fingerprint, project_git
 from ..render import RelationResolver, model_order, projection_of, quote_identifier, sql_literal, view_models
 from ..warehouse import SOURCES, Warehouse, new_run_id, utc_now
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ..context import Context
 
 RESERVED_COLUMNS = ("run_id",)
+# Tables of the warehouse itself: no model may be materialised under one of these names.
+SYSTEM_TABLES = frozenset({"runs", "run_models", "test_passes", "foxwarehouse_meta", *SOURCES.values()})
 PLAN_MODEL = "master_plan"  # the final view: the export, the feed and the fingerprint read its rows
 
 
@@ -42,16 +44,6 @@ class BuildResult:
 def temp_relation(kind: str, name: str) -> str:
     prefix = "src_" if kind == "source" else ""
     return f"temp.main.{quote_identifier(prefix + name)}"
-
-
-def git_commit() -> str | None:
-    """HEAD of the working directory when it is a git checkout."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and len(commit) == 40 else None
 
 
 def prepare_run(wh: Warehouse, run_ref: str | None) -> str:
@@ -116,6 +108,14 @@ def build(
         for name in model.sources:
             if name not in SOURCES:
                 raise ModelError(f"{model.path}: source('{name}') is unknown; sources: {', '.join(SOURCES)}")
+    reserved = sorted(set(rendered) & SYSTEM_TABLES)
+    if reserved:
+        raise ModelError(f"{rendered[reserved[0]].path}: a model may not be named {reserved[0]!r}: the warehouse "
+                         f"keeps a table of that name; rename the file")
+    # The version of every model (rendered with plain relation names, so temp names do not count).
+    versions = model_versions(ctx.renderer.render_all())
+    models_fp = models_fingerprint(versions)
+    git = project_git(ctx.project)
     chash = ctx.config_hash
     engine = wh.engine
     job_json: str | None = None
@@ -154,9 +154,12 @@ def build(
             drop_temp_views(con)
             for name, (source, columns) in projections.items():
                 define_projection_view(engine, name, source, columns)
+            wh.record_models(run_id, versions.values())
             wh.set_run(
                 run_id, status="built", config_hash=chash, config=ctx.config_json,
-                plan_fingerprint=fingerprint, git_commit=git_commit(), built_at=utc_now(), error=None,
+                plan_fingerprint=fingerprint, git_commit=git.commit, built_at=utc_now(), error=None,
+                models_fingerprint=models_fp, project_dir=git.root, project_commit=git.commit,
+                project_dirty=git.dirty,
             )
             checkpoint("build:before-commit")
     except FoxError as exc:

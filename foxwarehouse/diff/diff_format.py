@@ -74,6 +74,29 @@ def counts_text(counts: dict[str, int]) -> str:
             f"{counts['unchanged']} unchanged")
 
 
+def models_text(models: dict[str, Any] | None) -> str:
+    """'models changed: X (directly); Y, Z (downstream)', 'models: unchanged' or 'models: unknown (...)'."""
+    if not models:
+        return "models: unknown (no model versions in this diff)"
+    status = models["status"]
+    if status == "changed" and models["direct"]:
+        text = "models changed: " + ", ".join(models["direct"]) + " (directly)"
+        if models["downstream"]:
+            text += "; " + ", ".join(models["downstream"]) + " (downstream)"
+        return text
+    if status == "changed":
+        return (f"models changed (models fingerprint {short_fp(models['fingerprint_a'])} {ARROW} "
+                f"{short_fp(models['fingerprint_b'])}; {models['reason']})")
+    if status == "unchanged":
+        return "models: unchanged" + (f" (models fingerprint {short_fp(models['fingerprint_b'])})"
+                                      if not models["available"] else "")
+    return f"models: unknown ({models['reason']})"
+
+
+def short_fp(value: str | None) -> str:
+    return (value or "-")[:12]
+
+
 def more_text(shown: int, total: int, what: str) -> str | None:
     if total > shown:
         return f"… {total - shown} more {what} (use --limit 0 to list all)"
@@ -105,6 +128,7 @@ class _Text:
         self.jobs()
         self.decisions()
         self.config()
+        self.models()
         for warning in d["warnings"]:
             self.out(f"warning: {warning}")
         self.out()
@@ -172,6 +196,18 @@ class _Text:
             b = "(absent)" if ch["change"] == "removed" else json.dumps(ch["b"])
             self.out(f"  {self.c('~', '~')} {ch['key']:<{width}}  {a} {ARROW} {b}")
 
+    def models(self) -> None:
+        models = self.d.get("models")
+        self.out()
+        head, _, rest = models_text(models).partition(":")
+        self.out(self.c("head", head + ":") + rest)
+        for change in (models or {}).get("changes", []):
+            self.out(f"  {change['model']} ({change['change']}):")
+            for line in change["sql_diff"]:
+                kind = "+" if line.startswith("+") and not line.startswith("+++") else \
+                    "-" if line.startswith("-") and not line.startswith("---") else None
+                self.out("    " + (self.c(kind, line) if kind else line))
+
 
 # --- markdown -------------------------------------------------------------------------------
 
@@ -225,12 +261,15 @@ class _Markdown:
             ["config hash", md_code((d["a"]["config_hash"] or "-")[:12]), md_code((d["b"]["config_hash"] or "-")[:12])],
             ["input fingerprint", md_code((d["a"]["input_fingerprint"] or "-")[:12]),
              md_code((d["b"]["input_fingerprint"] or "-")[:12])],
+            ["models fingerprint", md_code(short_fp(d["a"].get("models_fingerprint"))),
+             md_code(short_fp(d["b"].get("models_fingerprint")))],
             ["jobs", str(d["jobs"]["counts"]["a"]), str(d["jobs"]["counts"]["b"])],
         ])
         self.out()
         self.jobs()
         self.decisions()
         self.config()
+        self.models()
         for warning in d["warnings"]:
             self.out(f"> **Warning:** {md_cell(warning)}")
         return "\n".join(self.lines).rstrip() + "\n"
@@ -296,3 +335,24 @@ class _Markdown:
              "_absent_" if ch["change"] == "removed" else md_code(json.dumps(ch["b"]))]
             for ch in cfg["changes"]])
         self.out()
+
+    def models(self) -> None:
+        models = self.d.get("models")
+        text = models_text(models)
+        head, _, rest = text.partition(":")
+        self.out(f"**{md_cell(head[:1].upper() + head[1:])}:**{md_cell(rest)}")
+        self.out()
+        for change in (models or {}).get("changes", []):
+            body = "\n".join(change["sql_diff"])
+            fence = "```"
+            while fence in body:
+                fence += "`"
+            self.out("<details>")
+            self.out(f"<summary>SQL change: {md_cell(change['model'])} ({change['change']})</summary>")
+            self.out()
+            self.out(fence + "diff")
+            self.out(body)
+            self.out(fence)
+            self.out()
+            self.out("</details>")
+            self.out()

@@ -23,14 +23,16 @@ import duckdb
 from ..config import flatten
 from ..engine import one_row
 from ..errors import FoxError, ModelError, ProjectError, QueryError, RunNotFound, WarehouseError, duckdb_detail
+from ..model_versions import changed_models, models_fingerprint, sql_change
 from ..project import bundled_dir
 from ..warehouse import Warehouse, _safe_setting, memory_limit
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: the models section and the sides' models_fingerprint
 JOB_COLUMNS = ("route", "training_type", "model_families", "priority", "estimated_samples", "target", "symbol")
 DECISION_COLUMNS = ("route", "cs_state", "local_state", "reason_codes")
 INPUT_COLUMNS = ("score", "stability", "sample_size", "leakage_status")
 PLAN_STATUSES = ("built", "exported")
+SQL_DIFF_LINES = 80   # lines of normalised-SQL diff shown per changed model
 
 _JOBS_TYPE = (
     "STRUCT(job_id VARCHAR, target VARCHAR, symbol VARCHAR, route VARCHAR, training_type VARCHAR, "
@@ -59,6 +61,7 @@ class Side:
     config: dict[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
+    models: dict[str, dict[str, Any]] | None = None   # run_models of its run: {model: {fingerprint, ...}}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class Side:
             "config_hash": self.metadata.get("config_hash"),
             "input_fingerprint": self.metadata.get("input_fingerprint"),
             "plan_fingerprint": self.metadata.get("plan_fingerprint"),
+            "models_fingerprint": self.metadata.get("models_fingerprint"),
             "decisions_from_run": self.decisions_run,
             "note": self.note,
         }
@@ -143,6 +147,8 @@ def _resolve_run_side(side: Side, wh: Warehouse) -> None:
     side.run_id = side.jobs_key = side.decisions_run = run_id
     side.config = json.loads(run["config"]) if run["config"] else None
     side.metadata = {k: run[k] for k in ("config_hash", "input_fingerprint", "plan_fingerprint")}
+    side.metadata["models_fingerprint"] = run.get("models_fingerprint")
+    side.models = wh.run_models(run_id)
 
 
 def _load_file_side(side: Side, con: duckdb.DuckDBPyConnection, wh: Warehouse | None) -> None:
@@ -206,6 +212,9 @@ def _load_file_side(side: Side, con: duckdb.DuckDBPyConnection, wh: Warehouse | 
             side.note = f"decisions and config from run {side.run_id} (named in the file's metadata)"
             if row[3] != side.metadata.get("plan_fingerprint"):
                 side.note += "; the file's plan_fingerprint differs from the run's (edited file?)"
+            models = wh.run_models(side.run_id)
+            if models is not None and side.metadata.get("models_fingerprint") in (None, _models_fp(models)):
+                side.models = models
     if side.decisions_run is None:
         side.note = "a plan file: only its jobs are available (its run is not in this warehouse)"
 
@@ -299,6 +308,7 @@ def _compute(con, sa: Side, sb: Side, limit: int | None, warnings: list[str]) ->
     jobs = _job_section(con, sa, sb, limit)
     decisions = _decision_section(con, sa, sb, limit, warnings)
     config = _config_section(sa, sb)
+    models = models_section(sa, sb)
     differs = jobs["counts"]["added"] + jobs["counts"]["removed"] + jobs["counts"]["changed"] > 0
     if decisions["available"]:
         c = decisions["counts"]
@@ -311,6 +321,7 @@ def _compute(con, sa: Side, sb: Side, limit: int | None, warnings: list[str]) ->
         "jobs": jobs,
         "decisions": decisions,
         "config": config,
+        "models": models,
         "limit": limit,
         "warnings": warnings,
     }
@@ -413,6 +424,49 @@ def _config_section(sa: Side, sb: Side) -> dict[str, Any]:
     same_hash = sa.metadata.get("config_hash") == sb.metadata.get("config_hash")
     return {"available": False, "config_hash_equal": same_hash, "changes": [],
             "reason": f"not available for a JSON side without its run in the warehouse: {names}"}
+
+
+def _models_fp(models: dict[str, dict[str, Any]]) -> str:
+    return models_fingerprint({m: v["fingerprint"] for m, v in models.items()})
+
+
+def models_section(sa: Side, sb: Side) -> dict[str, Any]:
+    """Which models differ between the sides: per model from run_models when both runs have them,
+    else by the models fingerprint of the plan metadata; 'unknown' when a side has neither.
+
+    ``status``: 'changed', 'unchanged' or 'unknown'. ``direct``: models added, removed or whose
+    normalised SQL differs (dependency order); ``downstream``: unchanged models that read one of
+    them; ``changes``: per direct model its normalised SQL change as unified-diff lines (at most
+    SQL_DIFF_LINES lines each).
+    """
+    fa, fb = sa.metadata.get("models_fingerprint"), sb.metadata.get("models_fingerprint")
+    out: dict[str, Any] = {"available": False, "status": "unknown", "fingerprint_a": fa, "fingerprint_b": fb,
+                           "direct": [], "downstream": [], "changes": [], "reason": None}
+    if sa.models is not None and sb.models is not None:
+        old = {m: v["fingerprint"] for m, v in sa.models.items()}
+        new = {m: v["fingerprint"] for m, v in sb.models.items()}
+        deps = {m: v.get("refs") or [] for m, v in sa.models.items()}
+        deps.update({m: v.get("refs") or [] for m, v in sb.models.items()})
+        direct, downstream = changed_models(old, new, deps)
+        changes = []
+        for name in direct:
+            a_sql = sa.models[name]["normalized_sql"] if name in sa.models else None
+            b_sql = sb.models[name]["normalized_sql"] if name in sb.models else None
+            change = "added" if a_sql is None else "removed" if b_sql is None else "changed"
+            lines = sql_change(name, a_sql, b_sql, max_lines=SQL_DIFF_LINES)
+            changes.append({"model": name, "change": change, "fingerprint_a": old.get(name),
+                            "fingerprint_b": new.get(name), "sql_diff": lines})
+        out.update(available=True, status="changed" if direct else "unchanged", direct=direct,
+                   downstream=downstream, changes=changes)
+        return out
+    missing = [s for s in (sa, sb) if s.models is None]
+    names = " and ".join(f"{s.name} ({s.ref})" for s in missing)
+    if fa and fb:
+        out["status"] = "unchanged" if fa == fb else "changed"
+        out["reason"] = f"per-model versions not available for {names}; compared the models fingerprints"
+    else:
+        out["reason"] = f"no model versions recorded for {names}"
+    return out
 
 
 def config_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:

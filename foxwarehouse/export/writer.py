@@ -167,8 +167,11 @@ class _Writer:
             "schema_version": SCHEMA_VERSION,
             "run_id": self.run_id,
             "generated_at": utc_now().isoformat(timespec="microseconds") + "Z",
+            # the commit of the project's folder (runs.project_commit), null outside git
             "git_commit": self.run["git_commit"],
+            "git_dirty": self.run.get("project_dirty"),
             "config_hash": self.run["config_hash"],
+            "models_fingerprint": self.run.get("models_fingerprint"),
             "input_fingerprint": self.run["input_fingerprint"],
             "plan_fingerprint": self.run["plan_fingerprint"],
             "metrics_snapshot": self.candidates_name,

@@ -213,6 +213,16 @@ class CaseResult:
         return "\n".join(head + ["  " + line for line in self.lines])
 
 
+@dataclass
+class ActualOutput:
+    """A case's compared (column, type)s and key, its expected rows and the rows it actually gives."""
+
+    columns: list[tuple[str, str]]
+    key: list[str]
+    expected: list[tuple]
+    actual: list[tuple]
+
+
 class SqlTestRunner:
     """Runs cases against one project; caches validated configs, renderers and schema catalogs."""
 
@@ -288,6 +298,13 @@ class SqlTestRunner:
     # models ---------------------------------------------------------------------------------
 
     def _run_model(self, con: duckdb.DuckDBPyConnection, case: SqlCase) -> list[str]:
+        columns, key = self._model_tables(con, case)
+        result = compare(con, "__expected", "__actual", columns, key, ordered=case.ordered, tolerance=case.tolerance)
+        return [] if result.ok else result.lines()
+
+    def _model_tables(self, con: duckdb.DuckDBPyConnection, case: SqlCase) -> tuple[list[tuple[str, str]], list[str]]:
+        """Run the case's model on its fixtures into __actual and its expectation into __expected
+        (both with a __rid row number); the compared (column, type)s and the key columns."""
         if case.model is None:
             raise SqlTestError(f"case {case.name!r} names neither a model nor a macro")
         scope = self.scope(case.config)
@@ -310,9 +327,7 @@ class SqlTestRunner:
         missing_key = [k for k in key if k not in out_types]
         if missing_key:
             raise SqlTestError(f"key column {missing_key[0]!r} is not an output column of {case.model}")
-        result = compare(con, "__expected", "__actual", columns, [k for k in key if k in dict(columns)],
-                         ordered=case.ordered, tolerance=case.tolerance)
-        return [] if result.ok else result.lines()
+        return columns, [k for k in key if k in dict(columns)]
 
     def _bind_given(self, case: SqlCase, read: Mapping[tuple[str, str], str]) -> dict[tuple[str, str], Any]:
         bound: dict[tuple[str, str], Any] = {}
@@ -396,6 +411,22 @@ class SqlTestRunner:
     # macros ---------------------------------------------------------------------------------
 
     def _run_macro(self, con: duckdb.DuckDBPyConnection, case: SqlCase) -> list[str]:
+        expr, out_type = self._macro_tables(con, case)
+        rows = case.given_rows or []
+        bad = compare_positional(con, "__expected", "__actual", "value", out_type, case.tolerance)
+        lines = []
+        for rid, exp_value, act_value in bad:
+            given = rows[rid] if rows and rid is not None and rid < len(rows) else {}
+            label = ", ".join(f"{k}={format_value(v)}" for k, v in given.items())
+            lines.append(f"{case.macro}(...) {('on ' + label) if label else ''}".rstrip() + ":")
+            lines.append(f"  expected {format_value(exp_value)}, actual {format_value(act_value)}")
+        if lines:
+            lines.append(f"rendered: {expr}")
+        return lines
+
+    def _macro_tables(self, con: duckdb.DuckDBPyConnection, case: SqlCase) -> tuple[str, str]:
+        """The macro's value per given row into __actual, the expected values into __expected (both
+        with __rid, column value); the rendered expression and the value's type."""
         if case.macro is None:
             raise SqlTestError(f"case {case.name!r} names no macro")
         scope = self.scope(case.config)
@@ -434,16 +465,28 @@ class SqlTestRunner:
         out_type = str(con.sql("SELECT value FROM __actual").types[0])
         expected = case.expect if case.many else [case.expect]
         create_table(con, "__expected", [("value", out_type)], [{"value": v} for v in expected], "expect", rid=True)
-        bad = compare_positional(con, "__expected", "__actual", "value", out_type, case.tolerance)
-        lines = []
-        for rid, exp_value, act_value in bad:
-            given = rows[rid] if rows and rid is not None and rid < len(rows) else {}
-            label = ", ".join(f"{k}={format_value(v)}" for k, v in given.items())
-            lines.append(f"{case.macro}(...) {('on ' + label) if label else ''}".rstrip() + ":")
-            lines.append(f"  expected {format_value(exp_value)}, actual {format_value(act_value)}")
-        if lines:
-            lines.append(f"rendered: {expr}")
-        return lines
+        return expr, out_type
+
+    # actual output (for `foxwarehouse test --update`) --------------------------------------------
+
+    def actual_output(self, case: SqlCase) -> ActualOutput:
+        """What the case's model (or macro) gives on its fixtures, next to what the case expects:
+        the compared columns only, rows in the model's own order (raises like a case error)."""
+        con = self.db.cursor()
+        try:
+            if case.macro:
+                _, out_type = self._macro_tables(con, case)
+                columns, key = [("value", out_type)], list[str]()
+                actual = con.execute("SELECT value FROM __actual ORDER BY __rid").fetchall()
+            else:
+                columns, key = self._model_tables(con, case)
+                select = ", ".join(quote_identifier(c) for c, _ in columns) or "1"
+                actual = con.execute(f"SELECT {select} FROM __actual ORDER BY __rid").fetchall()
+            select = ", ".join(quote_identifier(c) for c, _ in columns) or "1"
+            expected = con.execute(f"SELECT {select} FROM __expected ORDER BY __rid").fetchall()
+        finally:
+            con.close()
+        return ActualOutput(columns, key, [tuple(r) for r in expected], [tuple(r) for r in actual])
 
 
 def _macro_arg(value: Any, config: Mapping[str, Any]) -> Any:

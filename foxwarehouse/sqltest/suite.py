@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ProjectError, UsageError
-from ..project import Project, load_project, packaged_project
+from ..project import Project, find_project_root, load_project, packaged_project, refuse_older_project
 from .compare import SqlTestError, format_value
 from .files import SqlCase, SqlTestFile, discover, load_file
 from .runner import CaseResult, ConfigScope, SqlTestRunner, relation_name
@@ -37,12 +37,15 @@ def packaged_tests_dir() -> Path:
 
 
 def project_for_file(path: Path) -> Project:
-    """DIR/tests/sql/x.yaml tests the models of DIR when DIR has sql/ and macros/; else the packaged ones."""
+    """The project a test file lies in (a folder above it holding foxwarehouse.yml), else the
+    packaged models. A file in a project made before the project file existed is refused (it would
+    otherwise be tested against other models than `plan` uses there)."""
     parent = path.resolve().parent
+    root = find_project_root(parent)
+    if root is not None:
+        return load_project(root)
     if parent.name == "sql" and parent.parent.name == "tests":
-        root = parent.parent.parent
-        if (root / "sql").is_dir() and (root / "macros").is_dir():
-            return load_project(root)
+        refuse_older_project(parent.parent.parent)
     return packaged_project()
 
 
@@ -68,6 +71,13 @@ def copy_tests(target: str | Path) -> list[Path]:
     return written
 
 
+def _selected_models(project: Project, select: Iterable[str]) -> set[str]:
+    from ..context import Context
+    from ..render import model_graph, select_models
+
+    return set(select_models(model_graph(Context.load(project=project).renderer), select))
+
+
 @dataclass
 class SuiteResult:
     results: list[CaseResult]
@@ -84,14 +94,24 @@ class SuiteResult:
 
 
 def run_suite(paths: Iterable[str | Path] = (), project_dir: str | Path | None = None, keyword: str | None = None,
-              write: Callable[[str], None] = print, verbose: bool = True) -> SuiteResult:
-    """`foxwarehouse test`: run every case under `paths`, print a line per case and each diff."""
+              write: Callable[[str], None] = print, verbose: bool = True,
+              select: Iterable[str] | None = None, update: bool = False) -> SuiteResult:
+    """`foxwarehouse test`: run every case under `paths`, print a line per case and each diff.
+
+    The project is resolved as for every command (foxwarehouse.project.load_project): inside a
+    project its models test every file, and its tests/sql is the default. Outside any project each
+    file tests the project it lies in, else the packaged models. `select` keeps the cases of the
+    models it names (``MODEL``, ``MODEL+`` with its downstream, ``+MODEL`` with its upstream).
+    With `update`, every failed case's expectation is rewritten with what its model gives now and
+    the case runs again (``update.update_failed``); the result holds the cases as they end up.
+    """
     start = time.perf_counter()
-    explicit = load_project(project_dir) if project_dir is not None else None
+    resolved = load_project(project_dir)
+    explicit = resolved if resolved.root is not None else None
     paths = list(paths)
     if not paths:
-        if project_dir is not None:
-            default = Path(project_dir) / "tests" / "sql"
+        if explicit is not None and explicit.tests_dir is not None:
+            default = explicit.tests_dir
         else:
             default = Path("tests") / "sql"
             if not default.is_dir():
@@ -111,6 +131,13 @@ def run_suite(paths: Iterable[str | Path] = (), project_dir: str | Path | None =
             write(f"ERROR {exc.message}")
     if not files and not broken:
         raise UsageError(f"no SQL unit test files (*.yaml) in {', '.join(str(p) for p in paths)}")
+    selected = _selected_models(explicit or resolved, select) if select else None
+    if selected is not None:
+        for test_file in files:
+            test_file.cases = [case for case in test_file.cases if case.model in selected]
+        if not any(test_file.cases for test_file in files):
+            raise UsageError(f"--select {','.join(select or [])} matches no test case (models selected: "
+                             f"{', '.join(sorted(selected))}); write tests/sql/<model>.yaml for them")
     if keyword and not any(keyword in case.id for test_file in files for case in test_file.cases):
         # A typo in -k would otherwise report "0 passed, 0 failed" and exit 0.
         total = sum(len(test_file.cases) for test_file in files)
@@ -118,6 +145,7 @@ def run_suite(paths: Iterable[str | Path] = (), project_dir: str | Path | None =
                          f"case ids FILE::CASE, as printed by 'foxwarehouse test'")
     runners: dict[Project, SqlTestRunner] = {}
     results: list[CaseResult] = []
+    ran: list[tuple[CaseResult, SqlTestRunner]] = []
     by_project: dict[Project, list[SqlCase]] = {}
     for test_file in files:
         project = explicit or project_for_file(test_file.path)
@@ -130,20 +158,32 @@ def run_suite(paths: Iterable[str | Path] = (), project_dir: str | Path | None =
                 continue
             result = runner.run_case(case)
             results.append(result)
+            ran.append((result, runner))
             if result.ok:
                 if verbose:
                     write(f"PASS  {case.id} ({result.seconds * 1000:.0f} ms)")
             else:
                 write(("FAIL  " if result.status == "failed" else "ERROR ") + result.report())
     coverage: list[str] = []
-    if whole_dirs and not keyword:
+    if whole_dirs and not keyword and selected is None:
         projects = set(by_project) or ({explicit} if explicit else set())
         for project in projects:
             coverage += coverage_problems(project, by_project.get(project, []))
     for problem in coverage:
         write(f"FAIL  coverage: {problem}")
-    for runner in runners.values():
-        runner.close()
     suite = SuiteResult(results, coverage + broken, time.perf_counter() - start)
     write(f"{suite.passed} passed, {suite.failed} failed in {suite.seconds:.2f}s")
+    if update:
+        from .update import update_failed
+
+        try:
+            updated = update_failed([(r, n) for r, n in ran if r.status == "failed"], write)
+        finally:
+            for runner in runners.values():
+                runner.close()
+        rerun = {(r.case.path, r.case.name): r for r in updated.rerun}
+        suite.results = [rerun.get((r.case.path, r.case.name), r) for r in results]
+        return suite
+    for runner in runners.values():
+        runner.close()
     return suite

@@ -53,9 +53,9 @@ def test_latest_views_are_persistent_and_read_the_newest_built_run(demo_db: Path
             n_table = con.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?", [latest]).fetchone()[0]
             assert n_view == n_table > 0, view
         assert con.execute("SELECT count(*) FROM latest_plan_summary").fetchone()[0] == 1
-        # the on-demand decision trace: one stability row per candidate row, five route rules per pair
+        # the on-demand decision trace: seven stability rules per candidate row, five route rules per pair
         counts = dict(con.execute("SELECT stage, count(*) FROM latest_decision_trace GROUP BY stage").fetchall())
-        assert counts["stability"] == 105 and counts["route"] == 5 * 100
+        assert counts["stability"] == 7 * 105 and counts["route"] == 5 * 100
         assert "decision_trace" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     finally:
         con.close()

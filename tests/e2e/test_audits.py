@@ -36,14 +36,13 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def broken_project(tmp_path: Path) -> Path:
-    """A team project whose job_expansion emits an unknown training type for symbol jobs."""
+    """A team project whose job rules emit an unknown training type for symbol jobs."""
     project = tmp_path / "team"
     init_project(project)
-    path = project / "sql" / "job_expansion.sql"
+    path = project / "macros" / "rules.sql"  # the job rule table
     text = path.read_text(encoding="utf-8")
-    assert "ELSE 'symbol_specific' END AS training_type" in text
-    path.write_text(text.replace("ELSE 'symbol_specific' END AS training_type",
-                                 "ELSE 'symbol' END AS training_type"), encoding="utf-8")
+    assert text.count("'outcome': 'symbol_specific'") == 3  # the BOTH, SYMBOL and EXPERIMENTAL job rules
+    path.write_text(text.replace("'outcome': 'symbol_specific'", "'outcome': 'symbol'"), encoding="utf-8")
     return project
 
 

@@ -42,8 +42,8 @@ def test_compile_renders_the_config_values(tmp_path, capsys):
                                                               "routing.both_strong_behavior": "PREFER_SYMBOL"}))
     sql = run_cli(["compile", "routing_decisions", "--config", config], capsys).out
     assert "0.37" in sql
-    # PREFER_SYMBOL: a pair OK on both sides is routed ROUTE_SYMBOL_SPECIFIC
-    both_branch = sql[sql.index("WHEN cs_state IN"):].split("WHEN", 2)[1]
+    # PREFER_SYMBOL: a pair OK on both sides (route rule BOTH_OK) is routed ROUTE_SYMBOL_SPECIFIC
+    both_branch = sql[sql.index("WHEN 'BOTH_OK' THEN"):].split("\n", 1)[0]
     assert "'ROUTE_SYMBOL_SPECIFIC'" in both_branch and "'ROUTE_BOTH'" not in both_branch
 
 

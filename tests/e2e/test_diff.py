@@ -321,10 +321,14 @@ def test_json_document_has_the_documented_stable_keys(fw, two_runs):
     assert first.out == again.out
     d = json.loads(first.out)
     assert list(d) == sorted(d)
-    assert set(d) == {"a", "b", "config", "decisions", "format_version", "identical", "jobs", "limit", "warnings"}
-    assert d["format_version"] == 1
+    assert set(d) == {"a", "b", "config", "decisions", "format_version", "identical", "jobs", "limit", "models",
+                      "warnings"}
+    assert d["format_version"] == 2
     assert set(d["a"]) == {"ref", "kind", "run_id", "path", "config_hash", "input_fingerprint",
-                           "plan_fingerprint", "decisions_from_run", "note"}
+                           "plan_fingerprint", "models_fingerprint", "decisions_from_run", "note"}
+    assert set(d["models"]) == {"available", "status", "fingerprint_a", "fingerprint_b", "direct", "downstream",
+                                "changes", "reason"}
+    assert d["models"]["status"] == "unchanged"
     assert set(d["jobs"]) == {"counts", "changed_columns", "added", "removed", "changed", "truncated"}
     assert set(d["decisions"]) == {"available", "reason", "counts", "changed_columns", "moved_inputs",
                                    "transitions", "added", "removed", "changed", "truncated"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from foxwarehouse.analyst.explain import check_consistency, explain, format_explanation
+from foxwarehouse.analyst.explain import explain, format_explanation
 from foxwarehouse.pipeline import plan
 from helpers import EXAMPLES, config_with, run_cli, write_candidates, write_config
 
@@ -47,17 +47,21 @@ def test_route_both_pair(demo_db: Path) -> None:
     job_lines = [line for line in text.splitlines() if f"sym_{target}_{symbol}" in line]
     assert job_lines and "priority 3" in job_lines[0] and "needs_cs_ensemble" in job_lines[0]
     assert f"cs_{target}" in text
-    assert "TRACE INCONSISTENCY" not in text
+    assert "INCONSISTENCY" not in text and "please report" not in text
+    # the human reasons are the deciding rules' conditions with the pair's values
+    assert "=> route before cap = ROUTE_BOTH (BOTH_OK)" in text
+    assert "cs_state STRONG in ok_states [STRONG, WEAK_BUT_OK]" in text
 
 
 def test_pair_blocked_by_the_cap(demo_db: Path) -> None:
     target, symbol = _pairs(demo_db, "route = 'ROUTE_BLOCKED' AND route_before_cap = 'ROUTE_EXPERIMENTAL_ONLY'")[0]
     ex = explain(demo_db, target, symbol)
-    assert ex.problems == []
     text = format_explanation(ex)
     assert "=> route before cap = ROUTE_EXPERIMENTAL_ONLY" in text
     cap = text.split("experimental cap:")[1]
     assert "EXPERIMENTAL_CAP" in cap and "APPLIES -> ROUTE_BLOCKED" in cap
+    rank, k = ex.decision["experimental_rank"], ex.decision["experimental_cap"]
+    assert f"experimental_rank {rank} > experimental_cap {k}" in cap
     assert f"{symbol}" in cap and "<== this pair" in cap
     ranks = [r["experimental_rank"] for r in ex.cap_ranking]
     assert ranks == sorted(ranks) and ranks[0] == 1
@@ -83,7 +87,9 @@ def test_json_format(demo_db: Path) -> None:
     data = json.loads(result.out)
     assert data["decision"]["route"] == "ROUTE_SYMBOL_SPECIFIC"
     assert {r["stage"] for r in data["traces"]["pair"]} == {"route"}
-    assert data["problems"] == []
+    assert "problems" not in data
+    decided = [r for r in data["traces"]["pair"] if r["decided"]]
+    assert [r["check_name"] for r in decided] == [data["decision"]["route_rule"]]
 
 
 def test_unknown_target_and_symbol(demo_db: Path) -> None:
@@ -131,7 +137,11 @@ def test_trace_agrees_with_every_decision(demo_db: Path) -> None:
     finally:
         con.close()
     for target, symbol in _pairs(demo_db, "target = 'vol_regime_1d'"):
-        assert check_consistency(explain(demo_db, target, symbol)) == []
+        ex = explain(demo_db, target, symbol)
+        for side, code in (("symbol", "reason_code"), ("pair", "route_rule")):
+            decided = [r for r in ex.traces[side] if r["decided"] and r["stage"] in ("signal", "route")]
+            stored = ex.decision[code] if side == "pair" else decided[0]["reason_code"]
+            assert len(decided) == 1 and decided[0]["check_name"] == stored and decided[0]["applies"]
 
 
 def test_dev_mode_and_missing_cs_row(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -151,6 +161,7 @@ def test_dev_mode_and_missing_cs_row(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "cs_state = STRONG (SCORE_STRONG)" in text and "final: route = ROUTE_BOTH" in text
     text = run_cli(["explain", "nocs", "B", "--db", db], capsys).out
     assert "0. NO_CS_METRICS" in text and "cs_state = DISALLOWED (NO_CS_METRICS)" in text
+    assert "stability = STABLE (GIVEN)" in text
     assert "final: route = ROUTE_SYMBOL_SPECIFIC" in text
     assert "(no row)" in text
 
@@ -175,4 +186,4 @@ def test_each_run_is_explained_with_its_own_config(tmp_path: Path, capsys: pytes
     assert "both_strong_behavior = PREFER_CS  => APPLIES -> ROUTE_CROSS_SECTIONAL" in now
     before = run_cli(["explain", target, symbol, "--db", db, "--run", "latest~1"], capsys).out
     assert "both_strong_behavior = ROUTE_BOTH  => APPLIES -> ROUTE_BOTH" in before
-    assert "final: route = ROUTE_BOTH" in before and "TRACE INCONSISTENCY" not in before + now
+    assert "final: route = ROUTE_BOTH" in before and "INCONSISTENCY" not in before + now

@@ -71,7 +71,7 @@ def test_rule1_a_missing_score_is_disallowed_on_both_sides(basics, name):
     t = f"missing_{name}"
     assert basics.cs(t)["state"] == "DISALLOWED"
     assert basics.cs(t)["reason_code"] == "SCORE_MISSING"
-    assert "score is missing" in basics.cs(t)["reason"]
+    assert "SCORE_MISSING: score is null" in basics.cs(t)["reason"]
     assert basics.pair(t, "AAA")["local_state"] == "DISALLOWED"
     assert reason_codes(basics, t, "AAA") == ["SCORE_MISSING", "SCORE_MISSING"]
 
@@ -91,14 +91,14 @@ SYM_FLOOR = case("sym_floor", sym_row("BELOW", 0.8, sample_size=999), sym_row("A
 
 def test_rule2_cs_sample_size_below_min_sample_size_cross_sectional_is_disallowed(basics):
     assert (basics.cs(CS_BELOW)["state"], basics.cs(CS_BELOW)["reason_code"]) == ("DISALLOWED", "SAMPLE_SIZE")
-    assert "sample_size 4999 < min_sample_size 5000" in basics.cs(CS_BELOW)["reason"]
+    assert "sample_size 4999 < min_n 5000" in basics.cs(CS_BELOW)["reason"]
     assert basics.cs(CS_AT)["state"] == "STRONG"  # the boundary itself is enough
 
 
 def test_rule2_symbol_sample_size_below_min_sample_size_symbol_is_disallowed(basics):
     assert basics.pair(SYM_FLOOR, "BELOW")["local_state"] == "DISALLOWED"
     assert reason_codes(basics, SYM_FLOOR, "BELOW")[1] == "SAMPLE_SIZE"
-    assert "sample_size 999 < min_sample_size 1000" in reasons(basics, SYM_FLOOR, "BELOW")
+    assert "sample_size 999 < min_n 1000" in reasons(basics, SYM_FLOOR, "BELOW")
     assert basics.pair(SYM_FLOOR, "AT")["local_state"] == "STRONG"
 
 
@@ -177,7 +177,7 @@ def test_rules4_and_5_need_the_stability_in_the_side_allowlist(basics):
     assert basics.pair(ALLOW, "DRIFT")["local_state"] == "EXPERIMENTAL"
     assert basics.pair(ALLOW, "DIVERGED")["local_state"] == "DISALLOWED"
     assert reason_codes(basics, ALLOW, "DIVERGED")[1] == "STABILITY_NOT_ALLOWED"
-    assert "stability DIVERGED not in [STABLE, UNKNOWN]" in reasons(basics, ALLOW, "DIVERGED")
+    assert "stability DIVERGED not in allowlist [STABLE, UNKNOWN]" in reasons(basics, ALLOW, "DIVERGED")
 
 
 LANE_ROWS = [sym_row("LOW_DRIFT", 0.4, stability="DRIFTING"), sym_row("LOW_STABLE", 0.4, stability="STABLE"),
@@ -234,7 +234,7 @@ def test_human_reasons_name_the_compared_values_and_thresholds(basics):
     assert "0.75" in basics.cs(REASONS)["reason"] and "strong_score 0.7" in basics.cs(REASONS)["reason"]
     assert "score 0.55 >= min_score 0.5" in reasons(basics, REASONS, "AAA")
     low = reasons(basics, REASONS, "BBB")
-    assert "score 0.1 < min_score 0.5" in low and "experimental.min_score 0.3" in low
+    assert "score 0.1 < min_score 0.5" in low and "score 0.1 < experimental_min_score 0.3" in low
 
 
 # --- stability classification ---------------------------------------------------------------------
@@ -436,7 +436,7 @@ def test_dev_mode_relaxes_the_cs_sample_floor(shared_plan, basics, sample_size, 
     t = f"dev_{sample_size}"
     assert plan.cs(t)["state"] == state
     if state == "DISALLOWED":
-        assert f"sample_size {sample_size} < min_sample_size {min_n}" in plan.cs(t)["reason"]
+        assert f"sample_size {sample_size} < min_n {min_n}" in plan.cs(t)["reason"]
     # without dev_mode every one of these CS rows below the 5000 floor is disallowed
     assert basics.cs(t)["state"] == ("STRONG" if sample_size >= 5000 else "DISALLOWED")
 
@@ -446,7 +446,7 @@ def test_dev_mode_floor_never_exceeds_the_cs_minimum(shared_plan):
     config = config_with(**{"routing.dev_mode": True, "routing.dev_mode_min_sample_size": 6000})
     plan = shared_plan("dev_floor", [cs_row(0.8, sample_size=4999, target="a"), cs_row(0.8, sample_size=5000, target="b")],
                        config)
-    assert "sample_size 4999 < min_sample_size 5000" in plan.cs("a")["reason"]
+    assert "sample_size 4999 < min_n 5000" in plan.cs("a")["reason"]
     assert plan.cs("b")["state"] == "STRONG"
 
 
@@ -496,7 +496,7 @@ def test_experimental_cap_keeps_the_best_k_by_score_then_symbol(shared_plan):
         assert plan.route(T, capped) == "ROUTE_BLOCKED"
         assert reason_codes(plan, T, capped)[-1] == "EXPERIMENTAL_CAP"
         assert plan.pair(T, capped)["local_state"] == "EXPERIMENTAL"
-        assert "EXPERIMENTAL_CAP" in reasons(plan, T, capped) and "cap 3" in reasons(plan, T, capped)
+        assert "EXPERIMENTAL_CAP" in reasons(plan, T, capped) and "experimental_cap 3" in reasons(plan, T, capped)
     assert "EXPERIMENTAL_CAP" not in reason_codes(plan, T, "E")
     assert "EXPERIMENTAL_CAP" not in reason_codes(plan, T, "OTHER0")  # blocked by its own rules
 

@@ -32,13 +32,14 @@ def test_runs_lists_id_time_status_hashes_and_jobs_by_route(fw):
     result = fw.cli("runs", "--db", fw.db)
     assert result.code == 0, result
     lines = result.out.strip().splitlines()
-    assert lines[0].split()[:5] == ["run_id", "created_at", "status", "config", "input"]
+    assert lines[0].split()[:6] == ["run_id", "created_at", "status", "config", "models", "input"]
     assert len(lines) == 3
     meta = plans[1].master["metadata"]
     last = lines[-1]
     assert last.startswith(meta["run_id"])
     assert " exported " in last
     assert meta["config_hash"][:8] in last and meta["input_fingerprint"][:8] in last
+    assert last.split()[5] == meta["models_fingerprint"][:8]
     assert "BOTH=2" in last and "CROSS_SECTIONAL=1" in last and "SYMBOL_SPECIFIC=1" in last
 
     runs = list_runs(fw.db)
@@ -61,7 +62,8 @@ def test_prune_keeps_the_newest_n_and_removes_rows_from_every_run_table(fw):
     ids = [p.master["metadata"]["run_id"] for p in plans]
     before = run_tables(fw.db)
     assert before["training_jobs"] == set(ids)
-    assert {"runs", "source_routing_candidates", "routing_decisions", "training_jobs"} <= set(before)
+    assert {"runs", "run_models", "source_routing_candidates", "routing_decisions", "training_jobs"} <= set(before)
+    assert before["run_models"] == set(ids)
 
     result = fw.cli("runs", "--db", fw.db, "--prune", "--keep", "2")
     assert result.code == 0, result
@@ -70,7 +72,7 @@ def test_prune_keeps_the_newest_n_and_removes_rows_from_every_run_table(fw):
     assert set(after) == set(before)
     for table, held in after.items():
         assert held <= set(ids[2:]), (table, held)
-    assert after["runs"] == after["training_jobs"] == set(ids[2:])
+    assert after["runs"] == after["training_jobs"] == after["run_models"] == set(ids[2:])
     assert [r["run_id"] for r in list_runs(fw.db)] == ids[2:]
     # master_plan is a view over training_jobs: it survives the prune and holds the kept runs only
     con = duckdb.connect(str(fw.db), read_only=True)

@@ -3,6 +3,7 @@ still read, and upgrade to the view when opened for writing without losing a run
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,7 @@ import foxwarehouse
 from foxwarehouse.errors import WarehouseError
 from foxwarehouse.analyst.feed import stream_jobs
 from foxwarehouse.project import bundled_dir
-from foxwarehouse.warehouse import SCHEMA_VERSION, Warehouse
+from foxwarehouse.warehouse import RUNS_V3_COLUMNS, SCHEMA_VERSION, Warehouse
 
 EXAMPLE = bundled_dir("examples") / "routing_candidates" / "routing_candidates.parquet"
 PLAN_COLUMNS = ("run_id, plan_order, job_id, target, symbol, route, training_type, model_families, priority, "
@@ -76,3 +77,45 @@ def test_an_upgrade_that_would_lose_jobs_refuses(planned: Path) -> None:
     with pytest.raises(WarehouseError, match="cannot upgrade"):
         Warehouse(planned)
     assert _kind(planned, "master_plan") == "BASE TABLE"
+
+
+def _as_version_2(db: Path) -> None:
+    """Turn a warehouse into what version 2 wrote: no model versions, no test passes, the runs of old."""
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("DROP TABLE run_models")
+        con.execute("DROP TABLE test_passes")
+        for column in RUNS_V3_COLUMNS:
+            con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        con.execute("UPDATE foxwarehouse_meta SET value = '2' WHERE key = 'schema_version'")
+    finally:
+        con.close()
+
+
+def test_a_version_2_warehouse_reads_and_upgrades_to_model_versions(planned: Path, tmp_path: Path, capsys) -> None:
+    from helpers import run_cli
+
+    jobs = _jobs(planned)
+    _as_version_2(planned)
+    # read-only commands work on the old schema: no models fingerprint, models unknown in a diff
+    result = run_cli(["runs", "--db", planned], capsys)
+    assert result.code == 0 and result.out.splitlines()[1].split()[5] == "-", result
+    assert _jobs(planned) == jobs
+    result = run_cli(["diff", "latest", "latest", "--db", planned, "--format", "json"], capsys)
+    assert result.code == 0, result
+    assert json.loads(result.out)["models"]["status"] == "unknown"
+    with Warehouse(planned) as wh:                      # a write connection upgrades in place
+        assert wh.schema_version == SCHEMA_VERSION == 3
+        assert set(RUNS_V3_COLUMNS) <= wh.columns("runs")
+        assert {"run_models", "test_passes"} <= wh.tables()
+        old_run = wh.resolve_run("latest")
+        assert wh.run(old_run)["models_fingerprint"] is None and wh.run_models(old_run) is None
+    assert _jobs(planned) == jobs
+    # a new run next to the old one records its models; the diff knows the old one's are unknown
+    foxwarehouse.plan(metrics=EXAMPLE, db=planned, out=tmp_path / "METRICS", force=True)
+    with Warehouse(planned, read_only=True) as wh:
+        new_run = wh.resolve_run("latest")
+        assert new_run != old_run
+        assert wh.run(new_run)["models_fingerprint"] and wh.run_models(new_run)
+    result = run_cli(["diff", old_run, "latest", "--db", planned], capsys)
+    assert result.code == 0 and "models: unknown (no model versions recorded for a" in result.out, result

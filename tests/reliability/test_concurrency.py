@@ -157,8 +157,8 @@ def test_second_plan_during_a_slow_build(ws: Path, tmp_path: Path) -> None:
                FOXWAREHOUSE_FAULT_ACTION="sleep:4", FOXWAREHOUSE_FAULT_LIST=str(hits))
     first = subprocess.Popen([sys.executable, "-m", "foxwarehouse.cli", "plan", "--metrics", str(ws / "m1.parquet"),
                               "--config", str(ws / "config.yaml"), "--db", str(ws / "w.duckdb"),
-                              "--out", str(ws / "out")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                              "--out", str(ws / "out"), "--force"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # m1 is published already: plan it again
     try:
         deadline = time.monotonic() + 60
         while "build:model:routing_decisions" not in (hits.read_text() if hits.exists() else ""):

@@ -197,9 +197,14 @@ def run_line(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
         if any(p in command for p in PLACEHOLDERS):
             continue
         tokens = shlex.split(command, comments=True)
+        if tokens[0] == "cd":  # the walkthroughs move into a project folder for the lines after
+            monkeypatch.chdir(tokens[1])
+            continue
+        # A line documented to fail says so: `foxwarehouse test   # exits 1: ...`
+        expected = int(m.group(1)) if (m := re.search(r"#\s*exits (\d+)", command)) else 0
         if tokens[0] != "foxwarehouse" and "| foxwarehouse" not in command:
             proc = subprocess.run(command, shell=True, capture_output=True, text=True)
-            assert proc.returncode == 0, f"{command!r} exited {proc.returncode}: {proc.stderr[-1500:]}"
+            assert proc.returncode == expected, f"{command!r} exited {proc.returncode}: {proc.stderr[-1500:]}"
             continue
         stdin = ""
         if "|" in tokens:
@@ -211,7 +216,7 @@ def run_line(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
             out_file, tokens = tokens[tokens.index(">") + 1], tokens[:tokens.index(">")]
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
         result = run_cli(tokens[1:])
-        assert result.code == 0 and "Traceback" not in result.err, f"{command!r}: {result!r}"
+        assert result.code == expected and "Traceback" not in result.err, f"{command!r}: {result!r}"
         if out_file is not None:
             Path(out_file).write_text(result.out, encoding="utf-8")
 
@@ -233,7 +238,7 @@ def test_readme_using_it_examples_run(workspace: Path, monkeypatch: pytest.Monke
     assert (workspace / "my_project" / "sql").is_dir()  # `init my_project` ran
 
 
-@pytest.mark.parametrize("doc", ["PUBLISHING.md", "ANALYSTS.md"])
+@pytest.mark.parametrize("doc", ["PUBLISHING.md", "ANALYSTS.md", "PROJECTS.md", "CHANGE_A_RULE.md"])
 def test_docs_examples_run(doc: str, workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_documented(documented_lines(read(ROOT / "docs" / doc)), monkeypatch)
 

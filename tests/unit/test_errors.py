@@ -53,7 +53,7 @@ def test_a_config_file_error_carries_the_file_and_the_key(tmp_path: Path) -> Non
 def test_config_notices_are_data_and_the_plain_call_still_warns() -> None:
     raw = config_with(**{"routing.log_decision_reasons": True})
     validated, notices = validate_config_with_notices(raw)
-    assert notices == ["config key routing.log_decision_reasons is not used by foxwarehouse (ignored)"]
+    assert notices == ["config key routing.log_decision_reasons is not used by foxwarehouse (a FoxML key; ignored)"]
     with pytest.warns(UserWarning, match="routing.log_decision_reasons"):
         assert validate_config(raw) == validated
 
@@ -130,4 +130,7 @@ def test_every_error_class_exits_with_2() -> None:
     # Every class exited with 2 before the stage classes were added; none may change a script's view.
     classes = [obj for _, obj in inspect.getmembers(errors, inspect.isclass) if issubclass(obj, FoxError)]
     assert {"UsageError", "ProjectError", "ExportError", "QueryError", "OutputError"} <= {c.__name__ for c in classes}
+    # The one exception is new with the test gate: failing SQL tests exit 1, like `foxwarehouse test`.
+    assert errors.TestGateError.exit_code == 1
+    classes = [c for c in classes if c is not errors.TestGateError]
     assert {c.__name__: c.exit_code for c in classes} == {c.__name__: 2 for c in classes}

@@ -14,12 +14,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "foxwarehouse"
 
 # Modules by dotted name below foxwarehouse ("engine", "export.publish"); a subpackage's __init__.py is
 # named by the subpackage ("export").
-CORE = {"errors", "config", "project", "models", "render", "warehouse", "engine", "context"}
+CORE = {"errors", "config", "project", "models", "render", "warehouse", "engine", "context", "model_versions"}
 WRITE_PACKAGES = ("ingest", "build", "export")
 READ_PACKAGES = ("diff", "sqltest", "analyst")
-TRAINER = {"consumer", "plan_schema"}
+TRAINER = {"consumer", "foxml", "plan_schema"}
 # foxwarehouse modules that themselves import only the standard library, so the trainer side may use them
-STDLIB_ONLY = {"errors", "vocabulary", "plan_schema"}
+STDLIB_ONLY = {"errors", "vocabulary", "plan_schema", "consumer"}
 
 
 def is_read(module: str) -> bool:

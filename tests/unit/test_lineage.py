@@ -42,9 +42,10 @@ def test_column_level_config_keys(graph: LineageGraph) -> None:
     assert {"training_plan.model_families", "training_plan.drop_failed_families",
             "training_plan.model_families_by_route.ROUTE_EXPERIMENTAL_ONLY"} <= set(families.config_keys)
     assert ("routing_decisions", "failed_model_families") in families.inputs
-    # include_blocked only filters rows: reported per model, not on a column
+    # include_blocked adds the BLOCKED job rule (macros/rules.sql): it feeds the columns the job rules decide
     graph.columns("job_expansion")
-    assert "training_plan.include_blocked" in graph.unattributed["job_expansion"]
+    assert "training_plan.include_blocked" in graph.column("job_expansion", "training_type").config_keys
+    assert "training_plan.include_blocked" not in graph.unattributed.get("job_expansion", [])
 
 
 def test_dev_mode_config_adds_its_keys() -> None:

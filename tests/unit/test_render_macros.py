@@ -27,7 +27,7 @@ def _render_all(root: Path) -> None:
 
 
 def test_every_bundled_macro_file_is_found() -> None:
-    assert {"values.sql", "signal_state.sql", "stability.sql", "thresholds.sql", "families.sql"} <= set(MACRO_FILES)
+    assert {"values.sql", "rules.sql", "thresholds.sql", "families.sql"} <= set(MACRO_FILES)
 
 
 @pytest.mark.parametrize("macro_file", MACRO_FILES)
@@ -87,4 +87,4 @@ def test_macros_of_one_file_call_macros_of_another(tmp_path: Path) -> None:
 def test_packaged_models_render_and_expose_every_macro() -> None:
     renderer = Renderer(packaged_project(), validate_config(SIMPLE_CONFIG))
     assert set(renderer.render_all()) >= {"routing_decisions", "training_jobs", "master_plan"}
-    assert {"signal_state", "task_class", "classify_stability"} <= set(renderer.macros())
+    assert {"rule_code", "rule_outcome", "rule_reason", "rule_checks", "task_class", "min_sample_size"} <= set(renderer.macros())

@@ -422,10 +422,10 @@ def test_init_project_is_tested_and_a_mutated_model_fails(tmp_path: Path, capsys
     assert main(["init", str(project)]) == 0
     assert (project / "tests" / "sql" / "routing_decisions.yaml").is_file()
     capsys.readouterr()
-    path = project / "sql" / "routing_decisions.sql"
+    path = project / "macros" / "rules.sql"  # the route rules are a rule table there
     path.write_text(path.read_text(encoding="utf-8").replace(
-        "WHEN local_state = 'EXPERIMENTAL' THEN 'ROUTE_EXPERIMENTAL_ONLY'",
-        "WHEN local_state = 'EXPERIMENTAL' THEN 'ROUTE_BLOCKED'"), encoding="utf-8")
+        "{'code': 'LOCAL_EXPERIMENTAL', 'outcome': 'ROUTE_EXPERIMENTAL_ONLY'",
+        "{'code': 'LOCAL_EXPERIMENTAL', 'outcome': 'ROUTE_BLOCKED'"), encoding="utf-8")
     code = main(["--project-dir", str(project), "test", "-q", str(project / "tests" / "sql" / "routing_decisions.yaml")])
     out = capsys.readouterr().out
     assert code == 1
