@@ -23,6 +23,9 @@ Rules:
   ``metadata.total_jobs`` disagrees with its jobs, an unknown ``metadata.schema_version``):
   :class:`~foxwarehouse.errors.PlanError` naming the file and the field. Never a silent "train
   everything". A folder holding only the ``training_plan.json`` mirror loads it, with a warning.
+* A plan written by FoxML's own generator (``metadata`` without ``schema_version``) loads as a
+  legacy plan, checked against the shape FoxML writes, with one warning (``is_legacy``). A plan
+  whose ``schema_version`` is present but not a known version is an error, never legacy.
 * A plan that exists is authoritative: a target, ``(target, symbol)`` pair or model family it does
   not list is not trained. Blocked jobs (``training_type == "blocked"``) never train.
 
@@ -42,8 +45,10 @@ from .plan_schema import (
     COPY_HINT,
     KNOWN_SCHEMA_VERSIONS,
     MASTER_PLAN_FILENAME,
+    is_legacy_plan_document,
     locate_plan,
     read_plan_document,
+    validate_legacy_plan_document,
     validate_plan_document,
 )
 from .vocabulary import ROUTES, TRAINING_TYPES
@@ -66,9 +71,11 @@ class TrainingPlan:
         "_doc",
         "_path",
         "_allow_all",
+        "_legacy",
         "_jobs",
         "_cs",
         "_sym",
+        "_blocked",
         "_sym_targets",
         "_trainable_targets",
     )
@@ -77,33 +84,41 @@ class TrainingPlan:
         """``document`` is a parsed master plan; ``None`` makes an allow-all plan.
 
         With ``validate=True`` (the default) the document is checked against the schema first and
-        a :class:`PlanError` is raised when it does not match.
+        a :class:`PlanError` is raised when it does not match. A legacy plan (FoxML's generator, no
+        ``metadata.schema_version``) is checked against the shape FoxML writes; no warning here
+        (:func:`load_plan` gives one).
         """
         self._path = Path(os.fspath(path)) if path is not None else None
         self._allow_all = document is None
+        self._legacy = document is not None and is_legacy_plan_document(document)
         self._doc: dict[str, Any] = {}
         self._jobs: list[dict[str, Any]] = []
         self._cs: dict[str, dict[str, Any]] = {}
         self._sym: dict[tuple[str, str], dict[str, Any]] = {}
+        self._blocked: dict[tuple[str, str], dict[str, Any]] = {}
         self._sym_targets: set[str] = set()
         self._trainable_targets: set[str] = set()
         if document is None:
             return
         if validate:
-            errors = validate_plan_document(document)
+            errors = _document_errors(document, self._legacy)
             if errors:
-                raise PlanError(_invalid_message(self._path, errors))
+                raise PlanError(_invalid_message(self._path, errors, self._legacy))
         self._doc = document  # type: ignore[assignment]
         self._jobs = document["jobs"]
         cs, sym, sym_targets, trainable = self._cs, self._sym, self._sym_targets, self._trainable_targets
         for job in self._jobs:
             ttype = job["training_type"]
-            if ttype == "blocked":
-                continue
             target = job["target"]
+            if ttype == "blocked":
+                self._blocked[(target, job["symbol"])] = job
+                continue
             trainable.add(target)
             if ttype == "cross_sectional":
-                cs[target] = job
+                if target in cs:  # only a legacy plan (FoxML's dev-mode fallback): one job per family
+                    cs[target] = _merged(cs[target], job)
+                else:
+                    cs[target] = job
             else:
                 sym[(target, job["symbol"])] = job
                 sym_targets.add(target)
@@ -129,6 +144,19 @@ class TrainingPlan:
     def is_allow_all(self) -> bool:
         """True when no plan was found and everything is allowed."""
         return self._allow_all
+
+    @property
+    def is_legacy(self) -> bool:
+        """True for a plan written by FoxML's own generator (no ``metadata.schema_version``)."""
+        return self._legacy
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The parsed plan itself, not a copy ({} for an allow-all plan): read it, never modify it.
+
+        What :mod:`foxwarehouse.foxml` hands to code written for FoxML's plan dicts.
+        """
+        return self._doc
 
     @property
     def path(self) -> Path | None:
@@ -280,6 +308,39 @@ class TrainingPlan:
             return False
         return family.lower() in job["model_families"] or family in job["model_families"]
 
+    def has_jobs(self, training_type: str | None = None, target: str | None = None) -> bool:
+        """Whether the plan has a job that is not blocked (of ``training_type``, for ``target`` when given).
+
+        ``training_type`` is ``"cross_sectional"``, ``"symbol_specific"`` or None (either). False for
+        an allow-all plan, which has no jobs.
+        """
+        if training_type not in _FILTER_TYPES:
+            raise ValueError(
+                f"training_type must be 'cross_sectional', 'symbol_specific' or None, got {training_type!r}"
+            )
+        allowed: Any
+        if training_type == "cross_sectional":
+            allowed = self._cs
+        elif training_type == "symbol_specific":
+            allowed = self._sym_targets
+        else:
+            allowed = self._trainable_targets
+        if target is None:
+            return bool(allowed)
+        return _hashable(target) and target in allowed
+
+    def job(self, target: str, symbol: str | None = None, include_blocked: bool = False) -> dict[str, Any] | None:
+        """A copy of the job for ``target`` (its cross-sectional job when ``symbol`` is None) or the pair.
+
+        None when the plan has no such job, or it is blocked and ``include_blocked`` is False, or the
+        plan is allow-all. A legacy plan with several cross-sectional jobs for one target (FoxML's
+        dev-mode fallback) gives the first, with the model families of all of them.
+        """
+        job = self._job_for(target, symbol)
+        if job is None and include_blocked and symbol is not None and _hashable(target) and _hashable(symbol):
+            job = self._blocked.get((target, symbol))
+        return _copy_job(job) if job is not None else None
+
     def jobs(
         self,
         route: str | None = None,
@@ -343,6 +404,18 @@ def _unique(values: list[Any]) -> list[Any]:
     return out
 
 
+def _merged(first: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """`first` with the model families of `other` added (a legacy plan's extra CS job for a target)."""
+    out = dict(first)
+    out["model_families"] = list(first["model_families"]) + [
+        f for f in other["model_families"] if f not in first["model_families"]]
+    return out
+
+
+def _document_errors(document: Any, legacy: bool) -> list[str]:
+    return validate_legacy_plan_document(document) if legacy else validate_plan_document(document)
+
+
 def _copy_job(job: dict[str, Any]) -> dict[str, Any]:
     """A copy the caller may modify without touching the plan's indexes (cheaper than deepcopy)."""
     out = dict(job)
@@ -359,8 +432,10 @@ def _hashable(value: Any) -> bool:
     return True
 
 
-def _invalid_message(file: Path | None, errors: list[str]) -> str:
+def _invalid_message(file: Path | None, errors: list[str], legacy: bool = False) -> str:
     where = f"training plan {file}" if file is not None else "training plan"
+    if legacy:
+        where += " (a legacy FoxML plan: no metadata.schema_version)"
     if len(errors) == 1:
         return f"invalid {where}: {errors[0]}"
     return f"invalid {where}:\n  " + "\n  ".join(errors)
@@ -372,7 +447,8 @@ def load_plan(path: str | os.PathLike) -> TrainingPlan:
     Nothing at all at ``path`` gives :meth:`TrainingPlan.allow_all` and one warning. Anything else
     that is not a valid plan (a dangling or looping link, an empty folder, a file that cannot be
     read, parsed or validated) raises :class:`PlanError` naming the file and the field. A folder
-    holding only the ``training_plan.json`` mirror loads it, with a warning.
+    holding only the ``training_plan.json`` mirror loads it, with a warning. A plan written by FoxML's
+    own generator (no ``metadata.schema_version``) loads as a legacy plan, with one warning.
     """
     where = Path(os.fspath(path)).expanduser()
     file, kind = locate_plan(where)
@@ -393,7 +469,12 @@ def load_plan(path: str | os.PathLike) -> TrainingPlan:
     doc, errors = read_plan_document(file)
     if errors:
         raise PlanError(_invalid_message(file, errors))
-    errors = validate_plan_document(doc)
+    legacy = is_legacy_plan_document(doc)
+    errors = _document_errors(doc, legacy)
     if errors:
-        raise PlanError(_invalid_message(file, errors))
+        raise PlanError(_invalid_message(file, errors, legacy))
+    if legacy:
+        logger.warning("Training plan %s was written by FoxML's own generator (no metadata.schema_version): "
+                       "loading it as a legacy plan; export it again with foxwarehouse for a versioned, "
+                       "fingerprinted plan", file)
     return TrainingPlan(doc, file, validate=False)

@@ -43,10 +43,12 @@ __all__ = [
     "SCHEMA_PATH",
     "SchemaDefinitionError",
     "format_path",
+    "is_legacy_plan_document",
     "load_schema",
     "read_plan_document",
     "locate_plan",
     "resolve_plan_path",
+    "validate_legacy_plan_document",
     "validate_plan_document",
     "validate_plan_file",
 ]
@@ -585,7 +587,7 @@ def _schema_version_error(doc: Any) -> str | None:
     )
 
 
-def _consistency(doc: dict, errors: list) -> None:
+def _consistency(doc: dict, errors: list, one_cs_job_per_target: bool = True) -> None:
     """Checks JSON Schema cannot express: unique ids and keys, training_type vs symbol and route."""
     meta = doc.get("metadata")
     total = meta.get("total_jobs") if isinstance(meta, dict) else None
@@ -613,7 +615,7 @@ def _consistency(doc: dict, errors: list) -> None:
                 _add(errors, path + ["symbol"], f"a cross_sectional job must have symbol null, got {_show(symbol)}")
                 continue
             first = cs_by_target.setdefault(target, i)
-            if first != i:
+            if first != i and one_cs_job_per_target:
                 _add(errors, path, f"second cross_sectional job for target {_show(target)} (first is jobs[{first}])")
         else:
             if symbol is None:
@@ -736,3 +738,49 @@ def validate_plan_file(path: str | os.PathLike, max_errors: int = DEFAULT_MAX_ER
     if errors:
         return errors
     return validate_plan_document(doc, max_errors=max_errors)
+
+
+# --------------------------------------------------------------------------------------------------
+# plans written by FoxML's own generator (no schema_version): the legacy shape
+
+LEGACY_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "foxml_training_plan.schema.json"
+#: metadata keys only foxwarehouse writes: a plan holding any of them is never read as a legacy plan
+_FOXWAREHOUSE_ONLY_KEYS = ("schema_version", "input_fingerprint", "plan_fingerprint")
+
+
+def is_legacy_plan_document(doc: Any) -> bool:
+    """True for a plan FoxML's own generator wrote: a ``metadata`` object without ``schema_version``.
+
+    A plan holding ``input_fingerprint`` or ``plan_fingerprint`` (which only foxwarehouse writes)
+    is never legacy: without a schema_version it is a damaged foxwarehouse plan.
+    """
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    return isinstance(meta, dict) and not any(key in meta for key in _FOXWAREHOUSE_ONLY_KEYS)
+
+
+@functools.cache
+def _legacy_validator() -> Validator:
+    with open(LEGACY_SCHEMA_PATH, encoding="utf-8") as fh:
+        schema = json.load(fh)
+    return _Compiler(schema).compile(schema)
+
+
+def validate_legacy_plan_document(doc: Any, max_errors: int = DEFAULT_MAX_ERRORS) -> list[str]:
+    """Validate a legacy plan (FoxML's generator) against the legacy shape; like ``validate_plan_document``.
+
+    The same consistency rules apply, except that a target may have several cross-sectional jobs
+    (FoxML's dev-mode fallback writes one per model family).
+    """
+    max_errors = max(1, int(max_errors))
+    errors = _ErrorList(max_errors)
+    truncated = False
+    try:
+        _legacy_validator()(doc, [], errors)
+        if not errors:
+            _consistency(doc, errors, one_cs_job_per_target=False)
+    except _TooManyErrors:
+        truncated = True
+    result = list(errors[:max_errors])
+    if truncated:
+        result.append("(further errors not shown)")
+    return result

@@ -249,6 +249,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path, run_
         return counts
     finally:
         con.execute("DROP TABLE IF EXISTS temp.main.ingest_stage")
+        con.execute("DROP TABLE IF EXISTS temp.main.ingest_merged")
 
 
 def _error_text(exc: BaseException) -> str:
@@ -505,7 +506,7 @@ class _StagedFile:
             if count:
                 self._raise(column, _problem(kind), count, rows)
 
-    def check_rules(self, typed_target: str, typed_symbol: str, aggregate: str) -> None:
+    def check_rules(self, typed_target: str, typed_symbol: str, aggregate: str, marked: str = "FALSE") -> None:
         count, rows = self._fail_rows(f"{typed_target} IS NULL OR {typed_target} = ''", f"CAST({self._raw('target')} AS VARCHAR)")
         if count:
             self._raise("target", "have an empty target", count, rows)
@@ -518,17 +519,22 @@ class _StagedFile:
         if not self.spec.keyed:
             return
         dupes = self.con.execute(
-            f"""SELECT t, s, list(r ORDER BY r) AS rows_, count(*) OVER () AS n
-                FROM (SELECT {typed_target} AS t, {typed_symbol} AS s, {self.row} AS r
+            f"""SELECT t, s, list(r ORDER BY r) AS rows_, count(*) OVER () AS n, bool_or(m) AS marked
+                FROM (SELECT {typed_target} AS t, {typed_symbol} AS s, {self.row} AS r, {marked} AS m
                       FROM temp.main.ingest_stage WHERE NOT ({aggregate}))
                 GROUP BY t, s HAVING count(*) > 1 ORDER BY min(r) LIMIT {MAX_SHOWN}"""
         ).fetchall()
         if dupes:
             shown = "; ".join(
                 f"target={_show(t)} {'(CS row)' if s is None else 'symbol=' + _show(s)} at rows {', '.join(map(str, rows_[:5]))}"
-                for t, s, rows_, _ in dupes
+                for t, s, rows_, _, _ in dupes
             )
-            raise InputError(f"{self.path}: columns 'target', 'symbol': {dupes[0][3]} duplicate key{'s' if dupes[0][3] != 1 else ''}: {shown}", path=self.path)
+            note = ""
+            if any(row[4] for row in dupes):
+                note = (f"; a CS row marked in column {self.names.get('mode_fallback', 'mode_fallback')!r} (FoxML's mode "
+                        f"fallback) is merged only when it is identical, in every column routing uses, to the row it copies")
+            raise InputError(f"{self.path}: columns 'target', 'symbol': {dupes[0][3]} duplicate key{'s' if dupes[0][3] != 1 else ''}: "
+                             f"{shown}{note}", path=self.path)
 
     def load(self, run_id: str) -> dict[str, int]:
         if self.row_count == 0 and self.spec in (CANDIDATES, FEATURE_SELECTION):
@@ -540,26 +546,75 @@ class _StagedFile:
         aggregate = (
             f"({symbol_norm} IS NULL AND coalesce({mode} IN ('SYMBOL_SPECIFIC', 'SYMBOL'), FALSE))" if mode else "FALSE"
         )
-        self.check_rules(exprs["target"], symbol_norm, aggregate)
         exprs["symbol"] = symbol_norm
+        marked = self._mode_fallback_marked()
+        merged = self._merge_mode_fallback(exprs, aggregate, marked)
+        # Rows not loaded: aggregate rows, and the mode-fallback copies merged into the row they copy.
+        skipped = f"({aggregate} OR rowid IN (SELECT rid FROM temp.main.ingest_merged))" if merged else aggregate
+        self.check_rules(exprs["target"], symbol_norm, skipped, marked)
         if mode:
             exprs["mode"] = f"(CASE WHEN {mode} = 'SYMBOL' THEN 'SYMBOL_SPECIFIC' ELSE {mode} END)"
         select = ", ".join(f"{expr} AS {quote_identifier(col)}" for col, expr in exprs.items())
         columns = ", ".join(quote_identifier(c) for c in exprs)
         self.con.execute(
             f"INSERT INTO {self.spec.table} (run_id, source_row, {columns}) "
-            f"SELECT ?, {self.row}, {select} FROM temp.main.ingest_stage WHERE NOT ({aggregate}) ORDER BY rowid",
+            f"SELECT ?, {self.row}, {select} FROM temp.main.ingest_stage WHERE NOT ({skipped}) ORDER BY rowid",
             [run_id],
         )
         counts = {"rows_read": self.row_count}
         if self.spec.keyed and self.spec is not LEAKAGE:
             cs, sym, agg = one_row(self.con.execute(
-                f"SELECT count(*) FILTER (WHERE NOT ({aggregate}) AND {symbol_norm} IS NULL), "
+                f"SELECT count(*) FILTER (WHERE NOT ({skipped}) AND {symbol_norm} IS NULL), "
                 f"count(*) FILTER (WHERE {symbol_norm} IS NOT NULL), count(*) FILTER (WHERE {aggregate}) "
                 f"FROM temp.main.ingest_stage"
             ))
             counts.update(cs_rows=int(cs), symbol_rows=int(sym), aggregate_rows_skipped=int(agg))
+            if marked != "FALSE":
+                counts["mode_fallback_rows_merged"] = merged
         return counts
+
+    # --- FoxML's mode fallback ---------------------------------------------------------------
+
+    def _mode_fallback_marked(self) -> str:
+        """SQL true for a row FoxML's mode fallback marked (a non-blank `mode_fallback`); FALSE
+        for a file without that column or another input shape than the candidates file."""
+        if self.spec is not CANDIDATES or "mode_fallback" not in self.names:
+            return "FALSE"
+        raw = quote_identifier(self.names["mode_fallback"])
+        if self.types["mode_fallback"].endswith("[]") or self.types["mode_fallback"].startswith(("STRUCT", "MAP", "LIST", "UNION")):
+            return f"({raw} IS NOT NULL)"
+        return f"coalesce(trim(CAST({raw} AS VARCHAR), {sql_literal(WHITESPACE)}) <> '', FALSE)"
+
+    def _merge_mode_fallback(self, exprs: dict[str, str], aggregate: str, marked: str) -> int:
+        """Find FoxML's mode-fallback copies to merge: for a target whose CS row appears more than
+        once, every copy but at most one marked in `mode_fallback`, and all of them identical in
+        every column routing uses, the first unmarked row is kept and the copies are left out.
+        Their rowids go to temp.main.ingest_merged; returns how many. Anything else stays a duplicate."""
+        self.con.execute("DROP TABLE IF EXISTS temp.main.ingest_merged")
+        if marked == "FALSE":
+            return 0
+        names = list(exprs)
+        cols = ", ".join(f"{exprs[c]} AS c{i}" for i, c in enumerate(names))
+        target = names.index("target")
+        same = " AND ".join(f"r.c{i} IS NOT DISTINCT FROM f.c{i}" for i in range(len(names)))
+        self.con.execute(
+            f"""CREATE TEMP TABLE ingest_merged AS
+                WITH rows_ AS (
+                    SELECT rowid AS rid, {marked} AS marked, {cols}
+                    FROM temp.main.ingest_stage WHERE NOT ({aggregate}) AND {exprs['symbol']} IS NULL
+                ), ranked AS (
+                    SELECT *, row_number() OVER (PARTITION BY c{target} ORDER BY marked, rid) AS pos,
+                           count(*) OVER (PARTITION BY c{target}) AS n,
+                           sum(CASE WHEN marked THEN 0 ELSE 1 END) OVER (PARTITION BY c{target}) AS unmarked
+                    FROM rows_
+                ), mergeable AS (
+                    SELECT r.c{target} AS t FROM ranked r JOIN ranked f ON f.c{target} = r.c{target} AND f.pos = 1
+                    WHERE r.n > 1 AND r.unmarked <= 1
+                    GROUP BY r.c{target} HAVING bool_and({same})
+                )
+                SELECT r.rid FROM ranked r JOIN mergeable m ON r.c{target} = m.t WHERE r.pos > 1"""
+        )
+        return int(one_row(self.con.execute("SELECT count(*) FROM temp.main.ingest_merged"))[0])
 
 
 def _numeric(dtype: str) -> bool:

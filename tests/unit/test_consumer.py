@@ -241,6 +241,8 @@ def test_wrong_type_in_one_job_names_the_field(tmp_path):
         (lambda d: d["metadata"].update(total_jobs="9"), 'metadata.total_jobs: expected integer, got "9"'),
         (lambda d: d["metadata"].pop("config_hash"), "metadata.config_hash: required key is missing"),
         (lambda d: d["metadata"].update(git_commit=1), "metadata.git_commit: expected string or null, got 1"),
+        (lambda d: d["metadata"].update(git_dirty="yes"), 'metadata.git_dirty: expected boolean or null, got "yes"'),
+        (lambda d: d["metadata"].update(models_fingerprint=1), "metadata.models_fingerprint: expected string or null, got 1"),
         (lambda d: d.pop("summary"), "summary: required key is missing"),
         (lambda d: d["summary"]["by_route"].update(ROUTE_NOPE=1), 'summary.by_route.ROUTE_NOPE: "ROUTE_NOPE" is not one of'),
         (lambda d: d["summary"]["by_priority"].update({"9": 1}), 'summary.by_priority["9"]: "9" is not one of'),
@@ -534,6 +536,17 @@ def test_validate_plan_document_valid_and_invalid():
     assert validate_plan_document(bad) == ['jobs[3].priority: expected integer, got "x"']
 
 
+
+def test_the_provenance_keys_are_optional():
+    """git_dirty and models_fingerprint came later: plans without them (older ones) stay valid."""
+    doc = _sample_doc()
+    assert "models_fingerprint" not in doc["metadata"] and validate_plan_document(doc) == []
+    doc["metadata"].update(git_dirty=True, models_fingerprint="ab" * 32)
+    assert validate_plan_document(doc) == []
+    doc["metadata"].update(git_dirty=None, models_fingerprint=None)
+    assert validate_plan_document(doc) == []
+
+
 def test_schema_file_is_draft_2020_12_and_compiles():
     schema = load_schema()
     assert SCHEMA_PATH.name == "master_training_plan.schema.json"
@@ -554,3 +567,117 @@ def test_consumer_imports_only_the_standard_library():
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------------------------------
+# plans written by FoxML's own generator: no schema_version, loaded as legacy plans
+
+FOXML_PLAN = (Path(__file__).resolve().parents[1] / "data" / "foxml" / "legacy_plan" / "globals" / "training_plan"
+              / "master_training_plan.json")
+
+
+def _foxml_doc():
+    return json.loads(FOXML_PLAN.read_text(encoding="utf-8"))
+
+
+def _warning_messages(caplog):
+    return [r.getMessage() for r in caplog.records if r.name.startswith("foxwarehouse") and r.levelno >= logging.WARNING]
+
+
+def test_foxml_plan_loads_as_legacy_with_one_warning(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    p = load_plan(_write(tmp_path, _foxml_doc()))
+    assert p.is_legacy
+    messages = _warning_messages(caplog)
+    assert len(messages) == 1 and "legacy" in messages[0] and "schema_version" in messages[0]
+    assert p.jobs(training_type="cross_sectional")[0]["estimated_samples"] is None
+    assert p.model_families("fwd_ret_15m") == FAMILIES
+    assert TrainingPlan.from_document(_foxml_doc()).is_legacy
+
+
+def test_legacy_mirror_only_folder_loads(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    folder = tmp_path / "training_plan"
+    folder.mkdir()
+    (folder / "training_plan.json").write_text(json.dumps(_foxml_doc()), encoding="utf-8")
+    assert load_plan(folder).is_legacy
+    assert len(_warning_messages(caplog)) == 2  # the mirror, and the legacy plan
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda d: d["jobs"][0].update(estimated_samples="many"), 'jobs[0].estimated_samples: expected integer or null'),
+        (lambda d: d["jobs"][0].update(priority=9), "jobs[0].priority: 9 is greater than the maximum 3"),
+        (lambda d: d["jobs"][0].update(route="ROUTE_X"), 'jobs[0].route: "ROUTE_X" is not one of'),
+        (lambda d: d["jobs"][0].pop("training_type"), "jobs[0].training_type: required key is missing"),
+        (lambda d: d["jobs"][0].update(prority=1), 'jobs[0].prority: unknown key (did you mean "priority"?)'),
+        (lambda d: d["metadata"].update(total_jobs=7), "metadata.total_jobs: says 7 jobs but the plan has 6"),
+        (lambda d: d["metadata"].pop("generated_at"), "metadata.generated_at: required key is missing"),
+        (lambda d: d["metadata"].update(model_families="lightgbm"), "metadata.model_families: expected array"),
+        (lambda d: d["summary"].pop("total_cs_jobs"), "summary.total_cs_jobs: required key is missing"),
+        (lambda d: d.pop("summary"), "summary: required key is missing"),
+        (lambda d: d["jobs"][1].update(symbol="AAPL"), "a cross_sectional job must have symbol null"),
+        (lambda d: d["jobs"][2].update(job_id="cs_fwd_ret_15m"), 'duplicate job_id "cs_fwd_ret_15m"'),
+    ],
+)
+def test_damaged_legacy_plans_are_rejected(tmp_path, mutate, expected):
+    doc = _foxml_doc()
+    mutate(doc)
+    msg = _load_error(_write(tmp_path, doc))
+    assert expected in msg
+    assert "legacy FoxML plan" in msg
+
+
+@pytest.mark.parametrize("version", [None, 1, 1.0, "", "2.0", "0.9"])
+def test_a_present_but_invalid_schema_version_is_not_legacy(tmp_path, version):
+    doc = _foxml_doc()
+    doc["metadata"]["schema_version"] = version
+    msg = _load_error(_write(tmp_path, doc))
+    assert "metadata.schema_version" in msg and "legacy" not in msg
+
+
+@pytest.mark.parametrize("key", ["input_fingerprint", "plan_fingerprint"])
+def test_a_foxwarehouse_plan_that_lost_its_schema_version_is_not_legacy(tmp_path, key):
+    doc = _sample_doc()
+    del doc["metadata"]["schema_version"]
+    for other in ("input_fingerprint", "plan_fingerprint"):
+        if other != key:
+            del doc["metadata"][other]
+    msg = _load_error(_write(tmp_path, doc))
+    assert "metadata.schema_version: required key is missing" in msg
+
+
+def test_legacy_dev_mode_fallback_plan_merges_its_cs_jobs(tmp_path):
+    """FoxML's dev-mode fallback writes one CS job per target and family."""
+    doc = _foxml_doc()
+    fallback = []
+    for target in ("fwd_ret_15m", "fwd_ret_1d"):
+        for family in FAMILIES:
+            fallback.append({
+                "job_id": f"dev_fallback_cs_{target}_{family}", "target": target, "symbol": None,
+                "route": "ROUTE_CROSS_SECTIONAL", "training_type": "cross_sectional", "model_families": [family],
+                "priority": 1, "estimated_samples": None, "reason": "Dev mode fallback: router produced 0 jobs",
+                "metadata": {"cs_state": "UNKNOWN", "dev_mode_fallback": True},
+            })
+    doc["jobs"] = fallback
+    doc["metadata"]["total_jobs"] = len(fallback)
+    doc["summary"] = {"by_priority": {"1": 4}, "by_route": {"ROUTE_CROSS_SECTIONAL": 4},
+                      "by_type": {"cross_sectional": 4}, "total_blocked": 0, "total_cs_jobs": 4,
+                      "total_symbol_jobs": 0}
+    p = load_plan(_write(tmp_path, doc))
+    assert p.filter_targets(["fwd_ret_15m", "fwd_ret_1d", "x"]) == ["fwd_ret_15m", "fwd_ret_1d"]
+    assert p.model_families("fwd_ret_1d") == FAMILIES
+    assert p.should_train("fwd_ret_1d", family="xgboost")
+    assert len(p.jobs(training_type="cross_sectional")) == 4  # the jobs as written
+    assert p.pairs_to_train(["fwd_ret_15m"], []) == [("fwd_ret_15m", None)]
+
+
+def test_job_looks_up_one_job(plan):
+    assert plan.job("t1")["job_id"] == "cs_t1"
+    assert plan.job("t1", "AAPL")["route"] == "ROUTE_BOTH"
+    assert plan.job("t1", "TSLA") is None
+    assert plan.job("t1", "TSLA", include_blocked=True)["training_type"] == "blocked"
+    assert plan.job("t9") is None and TrainingPlan.allow_all().job("t1") is None
+    plan.job("t1")["model_families"].append("x")
+    assert plan.job("t1")["model_families"] == FAMILIES
