@@ -227,9 +227,9 @@ def _published_if_unchanged(wh: Warehouse, ctx: Context, metrics: str | os.PathL
         raise InputError(f"{metrics}: cannot be read: {exc}", path=os.fspath(metrics)) from None
     if fingerprint != run.get("input_fingerprint"):
         return None
-    from .model_versions import models_fingerprint_for
+    from .model_versions import known_versions, models_fingerprint_for
 
-    if models_fingerprint_for(ctx) != run["models_fingerprint"]:
+    if models_fingerprint_for(ctx, known_versions(wh.con)) != run["models_fingerprint"]:
         return None
     return run
 

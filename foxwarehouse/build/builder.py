@@ -18,7 +18,7 @@ from ..engine import DuckDBEngine
 from ..errors import BuildError, FoxError, ModelError, duckdb_detail
 from ..faults import checkpoint
 from ..jobs_json import JOB_JSON_SQL
-from ..model_versions import model_versions, models_fingerprint, project_git
+from ..model_versions import known_versions, model_versions, models_fingerprint, project_git
 from ..render import RelationResolver, model_order, projection_of, quote_identifier, sql_literal, view_models
 from ..warehouse import SOURCES, Warehouse, new_run_id, utc_now
 
@@ -113,7 +113,7 @@ def build(
         raise ModelError(f"{rendered[reserved[0]].path}: a model may not be named {reserved[0]!r}: the warehouse "
                          f"keeps a table of that name; rename the file")
     # The version of every model (rendered with plain relation names, so temp names do not count).
-    versions = model_versions(ctx.renderer.render_all())
+    versions = model_versions(ctx.renderer.render_all(), known_versions(wh.con))
     models_fp = models_fingerprint(versions)
     git = project_git(ctx.project)
     chash = ctx.config_hash

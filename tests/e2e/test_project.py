@@ -129,8 +129,15 @@ def renderers(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return seen
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-@pytest.mark.parametrize("command", sorted(cli.COMMANDS))
+# Every command inside the project; every way of naming the project for the commands that plan,
+# test and compile (the whole command x scenario matrix runs with the slow sweep).
+ALWAYS = ("plan", "test", "compile")
+MATRIX = [pytest.param(command, scenario,
+                       marks=() if scenario == "inside" or command in ALWAYS else pytest.mark.slow)
+          for command in sorted(cli.COMMANDS) for scenario in SCENARIOS]
+
+
+@pytest.mark.parametrize("command, scenario", MATRIX)
 def test_every_command_uses_the_project_models(command: str, scenario: str, project: dict[str, Path],
                                                renderers: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     root = project["root"]
