@@ -12,6 +12,8 @@ both keep working (see ``render.is_view_model`` and ``audits.load_audits``).
 """
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,13 @@ def models_file(project: Project) -> Path:
 
 def read_models_yml(path: Path) -> Any:
     """The parsed sql/models.yml (``{}`` when empty); OSError / yaml.YAMLError propagate to the caller,
-    which words the error for its command."""
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    which words the error for its command. Callers get their own copy (the parse is cached by text)."""
+    return copy.deepcopy(_parse_models_yml(path.read_text(encoding="utf-8")))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_models_yml(text: str) -> Any:
+    return yaml.safe_load(text) or {}
 
 
 def model_meta(project: Project) -> dict[str, ModelMeta]:

@@ -6,6 +6,7 @@ raw SQL: ``ref()``, ``source()``, ``ident()`` and macros.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import secrets
@@ -87,6 +88,22 @@ def _make_environment() -> SandboxedEnvironment:
     return env
 
 
+@functools.lru_cache(maxsize=1)
+def _shared_environment() -> SandboxedEnvironment:
+    """The environment renderers share: it holds no per-project state, and sharing it lets a macro
+    file compiled once serve every renderer of the process (a command makes several)."""
+    return _make_environment()
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_macro_file(env: SandboxedEnvironment, text: str, name: str, filename: str) -> tuple[Any, list[str]]:
+    """A macro file's compiled template and the macros it defines (keyed by its text: an edit recompiles)."""
+    tree = env.parse(text, name=name, filename=filename)
+    template = env.from_string(tree)
+    template.name, template.filename = name, filename
+    return template, [node.name for node in tree.find_all(nodes.Macro)]
+
+
 @dataclass
 class RenderedModel:
     name: str
@@ -165,11 +182,11 @@ class Renderer:
     def __init__(self, project: Project, config: Mapping[str, Any]):
         self.project = project
         self.config = config
-        self.env = _make_environment()
+        self.env = _shared_environment()
         self._macro_files = self._load_macro_files()
         self._models: dict[str, tuple[RenderedModel, bool]] = {}  # name -> (placeholder rendering, checked)
         self._cached_config = config  # the renderings above are for this config only
-        self._token = secrets.token_hex(6)
+        self._token = _PROCESS_TOKEN
 
     def _load_macro_files(self) -> dict[str, tuple[Path, Any, list[str]]]:
         """template name -> (path, compiled template, macro names it defines)."""
@@ -182,13 +199,10 @@ class Renderer:
             except (OSError, UnicodeDecodeError) as exc:
                 raise ModelError(f"{path}: cannot be read: {exc}", path=path) from None
             try:
-                tree = self.env.parse(text, name=name, filename=str(path))
-                template = self.env.from_string(tree)
-                template.name, template.filename = name, str(path)
+                template, defined = _compile_macro_file(self.env, text, name, str(path))
             except TemplateSyntaxError as exc:
                 raise ModelError(f"{path}: Jinja syntax error at line {exc.lineno}: {exc.message}", path=path,
                                  line=exc.lineno) from None
-            defined = [node.name for node in tree.find_all(nodes.Macro)]
             for macro in defined:
                 if macro in owner:
                     raise ModelError(
@@ -260,7 +274,7 @@ class Renderer:
                              path=path) from None
         sql = embeddable(sql)
         if check:
-            check_sql(sql, path)
+            _check_once(sql, str(path))
         return RenderedModel(name, path, sql, refs, sources)
 
     def render(self, name: str, resolver: RelationResolver = default_resolver, check: bool = True) -> RenderedModel:
@@ -335,6 +349,17 @@ def _error_place(exc: BaseException, model_path: Path) -> str:
             place = f"{filename}, line {tb.tb_lineno}"
         tb = tb.tb_next
     return place
+
+
+# The placeholder token of this process's renderers: unguessable for a model's text, and the same for
+# every renderer, so a model rendered again renders the same text and is not parsed again.
+_PROCESS_TOKEN = secrets.token_hex(6)
+
+
+@functools.lru_cache(maxsize=256)
+def _check_once(sql: str, path: str) -> None:
+    """check_sql, once per text (an error is raised every time: exceptions are not cached)."""
+    check_sql(sql, Path(path))
 
 
 def check_sql(sql: str, path: Path) -> exp.Query:

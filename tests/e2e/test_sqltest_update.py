@@ -45,6 +45,7 @@ def _snapshot(root: Path) -> dict[Path, tuple[bytes, int]]:
     return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted((root / "tests" / "sql").glob("*.yaml"))}
 
 
+@pytest.mark.slow  # ~15 s: runs with the slow sweep of .ci/run
 def test_update_accepts_a_changed_rule_and_keeps_the_rest_of_each_file(project: Path) -> None:
     rules = project / "macros" / "rules.sql"
     assert RULE_OLD in rules.read_text(encoding="utf-8")

@@ -176,6 +176,7 @@ def assert_same_plan(a: dict, b: dict) -> None:
         assert a["metadata"][key] == b["metadata"][key], key
 
 
+@pytest.mark.slow  # ~25 s: runs with the slow sweep of .ci/run
 def test_a_team_changes_a_routing_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     proj, inside = inside_the_project(tmp_path, monkeypatch)
     # The edited project used from another folder plans the same.
