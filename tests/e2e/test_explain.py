@@ -101,6 +101,7 @@ def test_unknown_target_and_symbol(demo_db: Path) -> None:
     assert result.code == 2
 
 
+@pytest.mark.slow  # every pair of the demo (~4 s); test_rule_edits checks the same on a random case by default
 def test_trace_agrees_with_every_decision(demo_db: Path) -> None:
     """Over the whole demo run: one decided rule per stage, it applies, gives the recorded result,
     no earlier rule applies, and the results are the decision models' own columns."""

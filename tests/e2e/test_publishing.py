@@ -472,10 +472,12 @@ def _concurrency_rounds(ws: Ws, tmp_path: Path, rounds: int) -> None:
     _check_concurrent_outcome(ws, _concurrent_plans(root, ws, "60"), expected, must_succeed=True)
 
 
+@pytest.mark.slow  # two real processes, ~5 s: with the slow sweep
 def test_two_exports_into_one_folder_take_turns(ws: Ws, tmp_path: Path) -> None:
     _concurrency_rounds(ws, tmp_path, rounds=3)
 
 
+@pytest.mark.slow  # a paused real process, ~5 s: with the slow sweep
 def test_an_export_paused_before_publishing_is_not_undone_by_another(ws: Ws, tmp_path: Path) -> None:
     # A pauses right before it publishes while B runs a whole plan into the same folder.
     expected = _expected_jobs(ws, tmp_path)

@@ -286,7 +286,11 @@ def stock_decisions(metrics: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return _build("stock", metrics, tmp_path_factory.mktemp("stock"))[2]
 
 
-@pytest.mark.parametrize("case", list(EDITS))
+# The stock rules and one edit by default; every edit with the slow sweep.
+DEFAULT_EDITS = ("stock", "score_ok_needs_20000_samples")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=() if c in DEFAULT_EDITS else pytest.mark.slow) for c in EDITS])
 def test_an_edited_rule_is_explained_consistently(case: str, metrics: Path, tmp_path: Path,
                                                   stock_decisions: set[tuple[Any, ...]]) -> None:
     built = _check_case(case, metrics, tmp_path, explain_every_pair=False)

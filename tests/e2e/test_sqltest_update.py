@@ -88,6 +88,7 @@ def test_update_accepts_a_changed_rule_and_keeps_the_rest_of_each_file(project: 
         assert all("BLOCKED" in b for _, b in changed)
 
 
+@pytest.mark.slow  # runs the whole SQL suite twice: with the slow sweep
 def test_update_on_a_passing_suite_writes_nothing(project: Path) -> None:
     before = _snapshot(project)
     result = run_cli(["test", "-q", "--update"])

@@ -147,6 +147,7 @@ def test_wait_gives_up_with_the_same_error(ws: Path) -> None:
            nothing_lost=True)
 
 
+@pytest.mark.slow  # a build paused 4 s on purpose: with the slow sweep
 def test_second_plan_during_a_slow_build(ws: Path, tmp_path: Path) -> None:
     """A real `plan` paused inside its build: a second plan is refused, then waits its turn."""
     before = warehouse_snapshot(ws / "w.duckdb")

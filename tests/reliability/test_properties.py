@@ -273,6 +273,7 @@ DETERMINISM_CONFIGS = configs.map(lambda c: {
     "training_plan": {**c["training_plan"], "derived_views": True}})
 
 
+@pytest.mark.slow  # the default suite keeps test_plan_invariants; this and its _full twin run with the slow sweep
 @settings(max_examples=quick(15), **SETTINGS)
 @given(rows=candidates(), config=DETERMINISM_CONFIGS)
 def test_determinism(rows: list[dict[str, Any]], config: dict[str, Any]) -> None:
@@ -340,6 +341,7 @@ def _state(routing: dict[str, Any], target: str, symbol: str | None) -> tuple[st
 MONOTONICITY_CONFIGS = st.one_of(live_configs, live_configs, live_configs, configs)
 
 
+@pytest.mark.slow  # with the slow sweep, beside its _full twin
 @settings(max_examples=quick(40), **SETTINGS)
 @given(case=raised_pair(), config=MONOTONICITY_CONFIGS)
 @example(case=raise_case(CORNER_ROWS, 0, list(RAISES), "_5m"), config=CORNER_CONFIG)

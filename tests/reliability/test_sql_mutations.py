@@ -204,6 +204,7 @@ def test_every_mutant_of_a_routing_rule_is_caught(tmp_path: Path) -> None:
      "{'code': 'LOCAL_OK', 'outcome': 'ROUTE_CROSS_SECTIONAL'",
      "routing_decisions.yaml::route_rule3_local_ok_only"),
 ])
+@pytest.mark.slow  # each builds a mutated project's tests; with the slow sweep, beside the whole mutation sweep
 def test_named_mutations_are_caught_by_their_case(tmp_path: Path, before: str, after: str, case: str) -> None:
     """The issue's examples: '>=' turned into '>' and a swapped route fail the case of that rule,
     with a diff naming the changed column."""
