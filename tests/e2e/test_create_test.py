@@ -117,6 +117,7 @@ def _columns_of(relation: str, project: Path) -> list[str]:
         runner.close()
 
 
+@pytest.mark.slow  # two runs and two cases (~3 s): with the slow sweep
 def test_the_runs_config_is_recorded_and_the_case_is_deterministic(project: Path, planned: dict[str, Path]) -> None:
     path = project / "tests" / "sql" / "routing_decisions.yaml"
     where = "target = 'will_peak_4h'"

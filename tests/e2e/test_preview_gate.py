@@ -233,6 +233,7 @@ def test_dry_run_leaves_nothing_behind_when_interrupted(project: Path, tmp_path:
 
 # --- no change, no new run --------------------------------------------------------------------------
 
+@pytest.mark.slow  # four plans (~3 s): with the slow sweep; test_user_story and test_model_versions re-plan too
 def test_replanning_what_is_published_makes_no_new_run(project: Path, tmp_path: Path) -> None:
     db, out = tmp_path / "wh.duckdb", tmp_path / "out"
     assert plan(project, db, out).code == 0

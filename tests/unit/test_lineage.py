@@ -76,6 +76,7 @@ def test_format_and_compress(graph: LineageGraph) -> None:
     assert parse_target("a.b") == ("a", "b") and parse_target("a") == ("a", None)
 
 
+@pytest.mark.slow  # every lineage command in-process (~3 s): with the slow sweep
 def test_cli(tmp_path: Path) -> None:
     result = run_cli(["lineage", "routing_decisions.route"])
     assert result.code == 0, result
