@@ -127,26 +127,26 @@ def _input_line(row: dict[str, Any] | None) -> str:
 
 def _trace_lines(rows: list[dict[str, Any]], title: str, state_label: str) -> list[str]:
     out = [title]
-    stability = [r for r in rows if r["stage"] == "stability"]
-    if stability:
-        out.append("  stability rules, in order:")
-        out += _rule_lines(stability)
-        d = next((r for r in stability if r["decided"]), None)
-        if d:
-            out.append(f"  => stability = {d['result']} ({d['reason_code']})")
+    out += _stage_lines(rows, "stability", "stability rules", "stability")
     thresholds = [r for r in rows if r["stage"] == "threshold"]
     if thresholds:
         out.append("  resolved thresholds:")
         for r in thresholds:
             extra = "; ".join(x for x in (r["observed"], r["threshold"]) if x)
             out.append(f"    {r['check_name']:<24} {r['outcome']:<28} {r['condition']}" + (f"  [{extra}]" if extra else ""))
-    signal = [r for r in rows if r["stage"] == "signal"]
-    if signal:
-        out.append("  signal-state rules, in order:")
-        out += _rule_lines(signal)
-        d = next((r for r in signal if r["decided"]), None)
-        if d:
-            out.append(f"  => {state_label} = {d['result']} ({d['reason_code']})")
+    out += _stage_lines(rows, "signal", "signal-state rules", state_label)
+    return out
+
+
+def _stage_lines(rows: list[dict[str, Any]], stage: str, heading: str, label: str) -> list[str]:
+    """A rule stage of the trace: every rule in order, then the rule that decided it."""
+    stage_rows = [r for r in rows if r["stage"] == stage]
+    if not stage_rows:
+        return []
+    out = [f"  {heading}, in order:", *_rule_lines(stage_rows)]
+    decided = next((r for r in stage_rows if r["decided"]), None)
+    if decided:
+        out.append(f"  => {label} = {decided['result']} ({decided['reason_code']})")
     return out
 
 
