@@ -71,6 +71,19 @@ LEAKAGE_TYPES: dict[str, pa.DataType] = {
 
 # A small, readable config for rule tests: one number per threshold, so a test's scores read
 # directly against it. Sides: min 0.50 / strong 0.70; experimental lane from 0.30.
+# FoxML's horizon_extraction block (its CONFIG/data/excluded_features.yaml), as YAML text to paste
+# under `routing` (indent it two spaces there).
+FOXML_HORIZON_BLOCK_YAML = """\
+horizon_extraction:
+  patterns:
+  - regex: (\\d+)m
+    multiplier: 1
+  - regex: (\\d+)h
+    multiplier: 60
+  - regex: (\\d+)d
+    multiplier: 1440
+"""
+
 SIMPLE_CONFIG: dict[str, Any] = {
     "routing": {
         "min_sample_size": {"cross_sectional": 5000, "symbol": 1000},

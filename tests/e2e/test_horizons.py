@@ -16,19 +16,9 @@ import duckdb
 import pytest
 import yaml
 
-from helpers import SIMPLE_CONFIG, plan_in
+from helpers import FOXML_HORIZON_BLOCK_YAML, SIMPLE_CONFIG, plan_in
 
-# FoxML's horizon_extraction block, indented under `routing` as it is pasted.
-FOXML_BLOCK_YAML = """\
-horizon_extraction:
-  patterns:
-  - regex: (\\d+)m
-    multiplier: 1
-  - regex: (\\d+)h
-    multiplier: 60
-  - regex: (\\d+)d
-    multiplier: 1440
-"""
+FOXML_BLOCK_YAML = FOXML_HORIZON_BLOCK_YAML
 FOXML_BLOCK = yaml.safe_load(FOXML_BLOCK_YAML)["horizon_extraction"]
 
 # target -> (minutes, tier) without the block, and with FoxML's block.

@@ -9,6 +9,7 @@ problem listed at once. FoxML's `horizon_extraction` block is accepted under `ro
 from __future__ import annotations
 
 import copy
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from foxwarehouse.config import (
     validate_config_with_notices,
 )
 from foxwarehouse.errors import ConfigError
-from helpers import SIMPLE_CONFIG, run_cli, write_candidates, write_config
+from helpers import FOXML_HORIZON_BLOCK_YAML, SIMPLE_CONFIG, run_cli, write_candidates, write_config
 
 FOXML = Path(__file__).resolve().parent.parent / "data" / "foxml" / "config"
 TRAINING_ROUTING = FOXML / "training_routing.yaml"
@@ -42,17 +43,8 @@ ROUTER_DEFAULT_UNUSED = [
     "routing.require_safe_features_only", "routing.allowed_feature_leakage_status", "routing.log_decision_reasons",
 ]
 
-# FoxML's horizon_extraction block (CONFIG/data/excluded_features.yaml), indented under routing as is.
-FOXML_HORIZON_BLOCK = """\
-  horizon_extraction:
-    patterns:
-    - regex: (\\d+)m
-      multiplier: 1
-    - regex: (\\d+)h
-      multiplier: 60
-    - regex: (\\d+)d
-      multiplier: 1440
-"""
+# FoxML's horizon_extraction block, indented under routing as it is pasted.
+FOXML_HORIZON_BLOCK = textwrap.indent(FOXML_HORIZON_BLOCK_YAML, "  ")
 
 ROWS = [
     {"target": "fwd_ret_15m", "symbol": None, "score": 0.8, "sample_size": 60_000},
