@@ -32,15 +32,21 @@ def plan(metrics: str | PathLike[str], config: str | PathLike[str] | dict[str, A
     returns its ``diff`` against the published plan and keeps nothing.
 
     Bad config, model errors, failing audits and failing SQL tests always raise. With
-    ``non_blocking=True``, missing or unusable metrics log one warning and return a result with
-    ``fresh=False`` instead of raising (the plan already on disk, if any, is reported as stale).
+    ``non_blocking=True``, missing or unusable metrics, or a warehouse another process holds (for
+    longer than ``wait`` seconds), log one warning and return a result with ``fresh=False`` instead
+    of raising (the plan already on disk, if any, is reported as stale).
     See ``PlanResult``.
     """
+    from .errors import FoxError
     from .pipeline import plan as _plan
 
-    return _plan(metrics, config=config, db=db, out=out, include_blocked=include_blocked,
-                 project_dir=project_dir, non_blocking=non_blocking, wait=wait, dry_run=dry_run,
-                 skip_tests=skip_tests, force=force)
+    try:
+        return _plan(metrics, config=config, db=db, out=out, include_blocked=include_blocked,
+                     project_dir=project_dir, non_blocking=non_blocking, wait=wait, dry_run=dry_run,
+                     skip_tests=skip_tests, force=force)
+    except FoxError as exc:
+        _for_python(exc)
+        raise
 
 
 def load_plan(path: str | PathLike[str]) -> TrainingPlan:
@@ -58,8 +64,21 @@ def open(db: str | PathLike[str] = "foxwarehouse.duckdb", wait: float = 0.0,  # 
          project_dir: str | PathLike[str] | None = None) -> AnalystWarehouse:
     """A read-only analyst session on the warehouse `db`; its query methods return DuckDB relations."""
     from .analyst.session import open_warehouse
+    from .errors import FoxError
 
-    return open_warehouse(db, wait=wait, project_dir=project_dir)
+    try:
+        return open_warehouse(db, wait=wait, project_dir=project_dir)
+    except FoxError as exc:
+        _for_python(exc)
+        raise
+
+
+def _for_python(exc: Any) -> None:
+    """Reword a FoxError for a Python caller: it passes ``wait=``, not the CLI's ``--wait``."""
+    from .pipeline import python_wording
+
+    exc.message = python_wording(exc.message)
+    exc.args = (exc.message,)
 
 
 def __getattr__(name: str) -> Any:

@@ -6,12 +6,18 @@ the package writes goes through here: :func:`atomic_stream` for a file written p
 for a copy, and :func:`rename_into_place` for a complete file made elsewhere (a staged export file,
 a compacted warehouse). Publishing a whole export (folders, the lock, user files) is
 foxwarehouse/export/publish.py.
+
+:func:`unusable_path` says, in words, why a path given on the command line (``--db``, ``--out``,
+``init DIR``) cannot be made or written: a file, device, dangling link or link loop where a folder
+must be, or in the way of a folder still to be made.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,3 +86,54 @@ def copy_file_atomic(src: Path, dst: Path) -> None:
 def rename_into_place(src: Path, dst: Path) -> None:
     """Rename a complete file over `dst` (same file system): readers see the old file or the new one."""
     os.replace(src, dst)
+
+
+def entry_kind(path: str | os.PathLike[str]) -> str | None:
+    """What is at `path`, in words ("a folder", "a file", "a dangling symbolic link to X", ...),
+    following symbolic links; None when nothing is there."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if not os.path.lexists(path):
+            return None
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            return f"a dangling symbolic link (to {os.readlink(path)}, which does not exist)"
+        return f"unreadable ({exc.strerror})"
+    mode = st.st_mode
+    link = "a symbolic link to " if path.is_symlink() else ""
+    for test, kind in ((stat.S_ISDIR, "folder"), (stat.S_ISREG, "file"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISFIFO, "named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return f"{link}a {kind}"
+    return f"{link}a special file"
+
+
+def unusable_path(path: str | os.PathLike[str], want: str = "file") -> str | None:
+    """Why `path` cannot be used as a `want` ("file" or "folder"), or None when nothing in the way.
+
+    Checks the path itself (a folder where a file goes, or anything but a folder where a folder
+    goes) and the nearest existing entry above it, which must be a folder for the missing ones to be
+    made. Whether that folder is writable is left to the write itself (root ignores file modes).
+    """
+    path = Path(path)
+    kind = entry_kind(path)
+    if kind is not None:
+        if want == "folder" and kind != "a folder" and kind != "a symbolic link to a folder":
+            return f"{path} is {kind}, not a folder"
+        if want == "file" and kind.endswith("a folder"):
+            return f"{path} is {kind}, not a file"
+        if kind.startswith(("a dangling", "a symbolic link loop", "unreadable")):
+            return f"{path} is {kind}"
+        return None
+    for parent in path.parents:
+        kind = entry_kind(parent)
+        if kind is None:
+            continue
+        if not kind.endswith("a folder"):
+            return f"{parent} is {kind}, not a folder"
+        return None
+    return None

@@ -10,10 +10,12 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from . import __version__
+import duckdb
+
+from . import __version__, interrupts
 from .errors import FoxError, InputError, PlanError, UsageError
+from .formatting import visible_controls
 from .pipeline import DEFAULT_DB, DEFAULT_OUT, PlanResult
 from .project import PROJECT_DIR_ENV, PROJECT_FILE
 from .vocabulary import ROUTES, TRAINING_TYPES
@@ -28,16 +30,30 @@ def command(name: str) -> Callable:
     return register
 
 
+def wait_seconds(text: str) -> float:
+    """--wait SECONDS: a finite number >= 0 (nan, inf or a negative time would wait wrongly or forever)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
+    if not (0.0 <= value < 1e9):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text[:40]!r}")
+    return value
+
+
 def err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def print_plan_summary(by_route: dict, by_type: dict, by_priority: dict, total: int) -> None:
+def print_plan_summary(by_route: dict, by_type: dict, by_priority: dict, total: int, skipped: int = 0) -> None:
     print(f"jobs: {total}")
     for title, counts in (("by route", by_route), ("by type", by_type), ("by priority", by_priority)):
         print(f"  {title}:")
         for key, value in counts.items():
             print(f"    {key:<26} {value:>8}")
+    if skipped:  # summary.skipped_no_families: jobs the routes call for that the plan does not hold
+        print(f"{skipped} job{'s' if skipped != 1 else ''} skipped: no model family left "
+              f"(training_plan.model_families / model_families_by_route / drop_failed_families)")
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -66,7 +82,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if result.dry_run:
         return print_dry_run(result)
     print(f"run {result.run_id}: plan written to {result.master_plan_path}")
-    print_plan_summary(result.jobs_by_route, result.jobs_by_type, result.jobs_by_priority, result.total_jobs)
+    print_plan_summary(result.jobs_by_route, result.jobs_by_type, result.jobs_by_priority, result.total_jobs,
+                       result.skipped_no_families)
     return 0
 
 
@@ -75,7 +92,8 @@ def print_dry_run(result: PlanResult) -> int:
 
     if result.diff is None:
         print("dry run: nothing published yet, so there is no plan to compare with; the plan would be:")
-        print_plan_summary(result.jobs_by_route, result.jobs_by_type, result.jobs_by_priority, result.total_jobs)
+        print_plan_summary(result.jobs_by_route, result.jobs_by_type, result.jobs_by_priority, result.total_jobs,
+                           result.skipped_no_families)
     else:
         print(f"dry run: the published plan (run {result.published_run_id}) against the plan these inputs, "
               f"config and models would make:")
@@ -128,7 +146,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         err(f"warning: {warning}")
     print(f"run {result.run_id}: exported to {result.out_dir}")
     s = result.summary
-    print_plan_summary(s["by_route"], s["by_type"], s["by_priority"], result.metadata["total_jobs"])
+    print_plan_summary(s["by_route"], s["by_type"], s["by_priority"], result.metadata["total_jobs"],
+                       s.get("skipped_no_families", 0))
     return 0
 
 
@@ -186,8 +205,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from .project import describe_written, init_project
     from .sqltest.suite import copy_tests
 
-    written = init_project(args.dir)
-    written += copy_tests(args.dir)
+    written = init_project(args.dir, also=copy_tests)
     print(f"initialised the project {args.dir} ({len(written)} files):")
     for line in describe_written(args.dir, written):
         print(f"  {line}")
@@ -221,29 +239,22 @@ def cmd_create_test(args: argparse.Namespace) -> int:
 
 @command("validate")
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .plan_schema import (
-        is_legacy_plan_document,
-        read_plan_document,
-        validate_legacy_plan_document,
-        validate_plan_file,
-    )
+    from .plan_schema import MASTER_PLAN_FILENAME, check_plan
 
-    path = Path(args.path)
-    if path.is_dir():
-        path = path / "master_training_plan.json"
-    doc, _ = read_plan_document(path) if path.is_file() else (None, [])
-    if is_legacy_plan_document(doc):  # written by FoxML's own generator: no schema_version
-        problems = validate_legacy_plan_document(doc)
-        if problems:
-            raise PlanError(f"{path}: invalid training plan (a legacy FoxML plan: no metadata.schema_version):\n  "
-                            + "\n  ".join(problems), path=path)
-        print(f"{path}: valid legacy FoxML plan (no metadata.schema_version); trainers load it with a warning, "
-              "export it again with foxwarehouse for a versioned plan")
+    # The same paths load_plan and diff accept: the master file, a training_plan or export folder.
+    checked = check_plan(args.path)
+    if checked.stage == "locate":
+        raise PlanError(f"{checked.path}: {checked.one_line()}", path=checked.path)
+    kind = " (a legacy FoxML plan: no metadata.schema_version)" if checked.legacy else ""
+    if not checked.ok:
+        raise PlanError(f"{checked.file}: invalid training plan{kind}: {checked.one_line()}", path=checked.file)
+    if checked.kind == "mirror":
+        kind += f" (the training_plan.json mirror: the folder has no {MASTER_PLAN_FILENAME})"
+    if checked.legacy:
+        print(f"{checked.file}: valid legacy FoxML plan (no metadata.schema_version); trainers load it with a "
+              "warning, export it again with foxwarehouse for a versioned plan")
         return 0
-    problems = validate_plan_file(path)
-    if problems:
-        raise PlanError(f"{path}: invalid training plan:\n  " + "\n  ".join(problems), path=path)
-    print(f"{path}: valid")
+    print(f"{checked.file}: valid{kind}")
     return 0
 
 
@@ -259,10 +270,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 @command("query")
 def cmd_query(args: argparse.Namespace) -> int:
-    from .analyst.session import query
+    from .analyst.session import check_limit, query
 
-    if args.limit is not None and args.limit < 0:
-        raise UsageError("--limit must be >= 0")
+    check_limit(args.limit)  # before reading stdin
     sql = sys.stdin.read() if args.sql == "-" else args.sql
     print(query(args.db, sql, fmt=args.format, wait=args.wait, limit=args.limit, project_dir=args.project_dir))
     return 0
@@ -272,6 +282,10 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from .analyst.explain import explain, format_explanation
 
+    if args.symbol is not None and not args.symbol.strip():
+        # A shell variable that expanded to nothing must not silently explain another decision.
+        raise UsageError(f"SYMBOL is empty ({args.symbol!r}); omit SYMBOL to explain the cross-sectional "
+                         f"decision of {args.target!r}, or give one of its symbols")
     result = explain(args.db, args.target, args.symbol, run=args.run, wait=args.wait, project_dir=args.project_dir)
     print(result.to_json() if args.format == "json" else format_explanation(result))
     return 0
@@ -337,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def db(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", default=argparse.SUPPRESS, metavar="FILE", help=DB_HELP)
-        p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+        p.add_argument("--wait", type=wait_seconds, default=0.0, metavar="SECONDS",
                        help="wait this long for a busy warehouse instead of failing")
 
     def skip_tests(p: argparse.ArgumentParser) -> None:
@@ -457,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-priority", type=int, metavar="N", help="only jobs of priority N or more")
 
     p = add("validate", "check a master_training_plan.json against the plan schema")
-    p.add_argument("path", metavar="PATH")
+    p.add_argument("path", metavar="PATH",
+                   help="the master file, or the training_plan or export folder holding it (as load_plan and diff)")
 
     p = add("query", "run read-only SQL on the warehouse (latest_* and published_* views, per-run tables): "
                      "SELECT, WITH, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN; statements that write a "
@@ -466,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sql", metavar="SQL", help="the query; - reads it from stdin")
     db(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default table)")
-    p.add_argument("--limit", type=int, metavar="N", help="print at most N rows (N >= 0)")
+    p.add_argument("--limit", type=int, metavar="N", help="print at most N rows (N >= 0; 0 prints the column names only)")
 
     p = add("explain", "why a decision was made: inputs, thresholds, every rule in order, cap, jobs")
     p.add_argument("target", metavar="TARGET")
@@ -564,17 +579,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore")
             return COMMANDS[args.command](args)
     except FoxError as exc:
-        err(f"error: {exc.message}")
+        if interrupts.signalled() is not None:   # raised while unwinding from Ctrl-C / SIGTERM
+            return interrupts.report(exc)
+        # An error is one line whatever names it quotes (a newline or NUL in a file, column or key
+        # name is shown as an escape), except the kinds that list rows or SQL on purpose.
+        err(f"error: {visible_controls(exc.message, backslash=False) if exc.one_line else exc.message}")
         return exc.exit_code
-    except KeyboardInterrupt:
-        err("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:   # Ctrl-C, or SIGTERM (interrupts.Terminated): one line, 130 / 143
+        return interrupts.report(exc)
     except BrokenPipeError:
         return 0
+    except RuntimeError as exc:
+        # DuckDB turns a signal it notices itself into "RuntimeError: Query interrupted".
+        if interrupts.signalled() is None and "interrupted" not in str(exc).lower():
+            raise
+        return interrupts.report(exc)
+    except (OSError, duckdb.Error) as exc:
+        # The last net of SPEC §7: a full disk, a refused write or a damaged warehouse that no
+        # library function turned into a FoxError is still one line naming the file, exit 2.
+        if isinstance(exc, duckdb.InterruptException) or interrupts.signalled() is not None:
+            return interrupts.report(exc)
+        from .file_errors import command_failure
+
+        err(f"error: {command_failure(getattr(args, 'db', None), exc)}")
+        return 2
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script of installs made before foxwarehouse/__main__.py took that role."""
+    from .__main__ import entry as process_entry
+
+    process_entry()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 The validated config is a plain dict in canonical form: every key present, every THRESHOLD
 expanded to ``{"classification": N, "regression": {"default": .., "short": .., ...}}``, enum values
 upper-cased. Models read it through the ``config`` template variable.
+
+The file is read by ``yaml_loader`` (YAML 1.2 values, duplicate keys and ambiguous YAML 1.1 forms
+reported by dotted key, bounded size, depth and alias expansion); its problems are reported with
+the validation's, all at once.
 """
 from __future__ import annotations
 
@@ -12,15 +16,17 @@ import functools
 import hashlib
 import json
 import math
+import os
 import re
+import reprlib
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError
 from .vocabulary import ROUTES, STABILITIES
+from .yaml_loader import YamlLimitError, YamlProblem, load_yaml
 
 BOTH_STRONG_BEHAVIORS = ("ROUTE_BOTH", "PREFER_CS", "PREFER_SYMBOL")
 DUMP_FORMATS = ("JSON", "YAML", "MARKDOWN")
@@ -49,6 +55,20 @@ FOXML_ONLY_KEYS = {
 MAX_PROBLEMS = 20
 VALUE_SHOWN = 200
 SUGGESTION_CUTOFF = 0.8
+
+#: Bounds of a config file: a routing config is a few kilobytes and a handful of levels deep, so
+#: anything far beyond is refused before it is built (an alias bomb, a 50,000-deep file).
+MAX_CONFIG_BYTES = 1_000_000
+MAX_CONFIG_DEPTH = 32
+MAX_CONFIG_VALUES = 10_000
+#: The largest whole number a count may be: the SQL compares counts with BIGINT columns.
+MAX_COUNT = 2 ** 63 - 1
+#: A horizon regex matches a target name's suffix; FoxML's are a dozen characters.
+MAX_REGEX_CHARS = 1_000
+#: Horizons are minutes: a multiplier (minutes per unit) and a special text's minutes are bounded so
+#: a horizon stays a finite, sensible number (a year is 525,600 minutes).
+MAX_HORIZON_MULTIPLIER = 525_600_000
+MAX_HORIZON_MINUTES = 10 ** 12
 
 # routing.horizon_extraction (FoxML's block of CONFIG/data/excluded_features.yaml, pasted as is):
 # what a key left out of the block means. Without the block, the built-in rule of the horizon
@@ -128,27 +148,69 @@ def load_config_with_notices(path: str | Path | None = None, overrides: dict[str
                              ) -> tuple[dict[str, Any], list[str]]:
     """Read and validate a YAML config file (or the packaged default): (config, notices)."""
     path = Path(path) if path is not None else packaged_config_path()
+    raw, yaml_problems = _read_config_file(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc}", path=path) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        # YAML marks count from 0; editors and the fields count from 1.
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}", path=path,
-                          line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
-    if raw is None:
-        raw = {}
-    try:
-        return validate_config_with_notices(raw, overrides=overrides)
+        return _validate(raw, overrides, yaml_problems)
     except ConfigProblems as exc:
         raise ConfigProblems(f"{path}: {exc.message}", exc.problems, path=path, key=exc.key) from None
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}", path=path, key=exc.key) from None
+
+
+def read_config_file(path: str | Path) -> Any:
+    """The mapping a config file holds, unvalidated ({} when empty), read as ``load_config`` reads
+    it: a file whose YAML is not read, or that has a duplicate key or an ambiguous YAML 1.1 value,
+    raises ConfigError (for callers that validate it later with overrides, such as SQL unit tests)."""
+    path = Path(path)
+    raw, problems = _read_config_file(path)
+    if problems:
+        raise ConfigError(f"{path}: {_combined(problems, None).message}", path=path, key=problems[0].key)
+    return raw
+
+
+def _read_config_file(path: Path) -> tuple[Any, list[ConfigError]]:
+    """The YAML data of a config file ({} when empty) and its YAML problems (duplicate keys,
+    ambiguous values), each a ConfigError naming the dotted key; an unreadable file raises."""
+    try:
+        # Opened without blocking and checked to be a file: a FIFO without a writer would wait forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ConfigError(f"config file {path} is not a regular file (a folder, pipe or device)", path=path)
+            data = fh.read(MAX_CONFIG_BYTES + 1)  # never more: a config is small
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}", path=path) from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is not a regular file (a folder, pipe or device)", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}", path=path) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is more than {MAX_CONFIG_BYTES:,} bytes; a routing config is at most "
+                          f"that (is this the right file?)", path=path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"config file {path} cannot be read: it is not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                          f"at line {line}, column {column})", path=path, line=line, column=column) from None
+    try:
+        doc = load_yaml(text, max_depth=MAX_CONFIG_DEPTH, max_values=MAX_CONFIG_VALUES)
+    except YamlLimitError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}", path=path,
+                          line=exc.line, column=exc.column) from None
+    raw = {} if doc.data is None else doc.data
+    return raw, [_yaml_problem(p) for p in doc.problems if not _ignored(p.path)]
+
+
+def _yaml_problem(problem: YamlProblem) -> ConfigError:
+    where = _clip(problem.path) if problem.path else "config"
+    return ConfigError(f"{where}: {problem.message}", key=problem.path or None, line=problem.line)
+
+
+def _ignored(dotted: str) -> bool:
+    """A value under a FoxML-only key: accepted whatever it is."""
+    return any(dotted == key or dotted.startswith((key + ".", key + "[")) for key in FOXML_ONLY_KEYS)
 
 
 def validate_config(raw: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -164,7 +226,7 @@ def validate_config(raw: Any, overrides: dict[str, Any] | None = None) -> dict[s
 class ConfigProblems(ConfigError):
     """Every problem of one config at once: ``problems`` holds one ConfigError per dotted key.
 
-    The message lists them (up to MAX_PROBLEMS), one per line; ``key`` is the first one's key.
+    The message lists them (up to MAX_PROBLEMS) on one line, separated by "; "; ``key`` is the first one's key.
     """
 
     def __init__(self, message: str, problems: list[ConfigError], **fields: Any):
@@ -180,6 +242,17 @@ def validate_config_with_notices(raw: Any, overrides: dict[str, Any] | None = No
     that is not a routing config at all (no `routing` section, or one of another kind of config,
     such as FoxML's router thresholds) says so on its first line.
     """
+    return _validate(raw, overrides, [])
+
+
+def _validate(raw: Any, overrides: dict[str, Any] | None, yaml_problems: list[ConfigError]
+              ) -> tuple[dict[str, Any], list[str]]:
+    """validate_config_with_notices, with the YAML problems of the file it came from (reported
+    first; a validation problem of the same key is left out: it is the same mistake)."""
+    deep = _too_deep(raw, MAX_CONFIG_DEPTH)
+    if deep is not None:
+        raise ConfigError(f"{_clip(deep) or 'config'}: nests deeper than {MAX_CONFIG_DEPTH} levels "
+                          f"(or refers to itself); a routing config is a few levels deep", key=deep or None)
     raw = copy.deepcopy(raw)
     foreign = _not_a_routing_config(raw)
     if not isinstance(raw, dict):
@@ -189,6 +262,7 @@ def validate_config_with_notices(raw: Any, overrides: dict[str, Any] | None = No
     notices: list[str] = []
     problems: list[ConfigError] = []
     validated = _validate_section(raw, SCHEMA, "", notices, problems)
+    _check_families(validated, problems)
     routing = validated.get("routing")
     if (isinstance(routing, dict) and routing.get("enable_experimental_lane") is True
             and isinstance(routing.get("experimental"), dict) and routing["experimental"].get("min_score") is None
@@ -197,9 +271,52 @@ def validate_config_with_notices(raw: Any, overrides: dict[str, Any] | None = No
             "routing.experimental.min_score: required when routing.enable_experimental_lane is true",
             key="routing.experimental.min_score",
         ))
+    if yaml_problems:
+        problems = yaml_problems + [p for p in problems if not any(_same_key(p.key, y.key) for y in yaml_problems)]
     if foreign is not None or problems:
         raise _combined(problems, foreign)
     return validated, notices
+
+
+def _same_key(key: str | None, yaml_key: str | None) -> bool:
+    """`key` is `yaml_key` or inside it (or `yaml_key` is inside `key`, e.g. a threshold's part)."""
+    if not key or not yaml_key:
+        return False
+    inside = (yaml_key + ".", yaml_key + "[")
+    return key == yaml_key or key.startswith(inside) or yaml_key.startswith((key + ".", key + "["))
+
+
+def _too_deep(raw: Any, limit: int) -> str | None:
+    """The dotted path where `raw` nests deeper than `limit` (or holds itself), else None. Iterative:
+    a mapping a library caller builds 50,000 levels deep must not end in RecursionError."""
+    todo: list[tuple[Any, str, int, frozenset[int]]] = [(raw, "", 0, frozenset())]
+    while todo:
+        value, path, depth, parents = todo.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth >= limit or id(value) in parents:
+            return path
+        inner = parents | {id(value)}
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            if isinstance(child, (dict, list)):
+                where = f"{path}[{key}]" if isinstance(value, list) else (f"{path}.{key}" if path else str(key))
+                todo.append((child, where, depth + 1, inner))
+    return None
+
+
+def _check_families(validated: dict[str, Any], problems: list[ConfigError]) -> None:
+    """An empty training_plan.model_families with no route given families of its own drops every
+    CS and symbol job: certainly not meant, so it is an error rather than an empty plan."""
+    plan = validated.get("training_plan")
+    if not isinstance(plan, dict) or plan.get("model_families") != []:
+        return
+    if any(plan.get("model_families_by_route", {}).values()):
+        return  # the routes given families still plan; the others are counted as skipped
+    problems.append(ConfigError(
+        "training_plan.model_families: is empty and no route has families in "
+        "training_plan.model_families_by_route, so every job would be dropped; list at least one model "
+        "family (or leave the key out for lightgbm, xgboost)", key="training_plan.model_families"))
 
 
 def _combined(problems: list[ConfigError], foreign: str | None) -> ConfigError:
@@ -209,14 +326,20 @@ def _combined(problems: list[ConfigError], foreign: str | None) -> ConfigError:
         return ConfigProblems(problems[0].message, problems, key=key)
     count = len(problems)
     noun = f"{count} problem{'s' if count != 1 else ''}"
+    missing = [p.key or "" for p in problems if ": required" in p.message]
+    if foreign is not None and problems and len(missing) == count:
+        # Not a routing config and nothing in it but absent keys: one line says both.
+        return ConfigProblems(f"not a routing config: {foreign}; required key is missing: {_clip(', '.join(missing))}",
+                              problems, key=key)
     if foreign is not None:
         head = f"not a routing config: {foreign}" + (f"; {noun}:" if problems else "")
     else:
         head = f"config has {noun}:"
-    lines = [head] + [f"  {p.message}" for p in problems[:MAX_PROBLEMS]]
+    # One line (a command's error is one line), the problems separated by "; ".
+    shown = [p.message for p in problems[:MAX_PROBLEMS]]
     if count > MAX_PROBLEMS:
-        lines.append(f"  ... and {count - MAX_PROBLEMS} more")
-    return ConfigProblems("\n".join(lines), problems, key=key)
+        shown.append(f"... and {count - MAX_PROBLEMS} more")
+    return ConfigProblems(f"{head} {'; '.join(shown)}" if shown else head.rstrip(":"), problems, key=key)
 
 
 def _not_a_routing_config(raw: Any) -> str | None:
@@ -294,7 +417,13 @@ def _validate_section(raw: Any, schema: dict[str, Any], path: str, notices: list
     out: dict[str, Any] = {}
     for key in raw:
         dotted = f"{path}{key}"
-        if not isinstance(key, str) or key not in schema:
+        if not isinstance(key, str):
+            where = path.rstrip(".") or "config"
+            problems.append(ConfigError(
+                f"{where}: the key {_key_shown(key)} ({_type_name(key)}) is not text; known keys here: "
+                f"{', '.join(str(k) for k in schema)}", key=dotted))
+            continue
+        if key not in schema:
             if dotted in FOXML_ONLY_KEYS:
                 notices.append(f"config key {dotted} is not used by foxwarehouse (a FoxML key; ignored)")
                 continue
@@ -335,12 +464,30 @@ def _type_name(value: Any) -> str:
 
 
 def _clip(text: str, limit: int = VALUE_SHOWN) -> str:
+    """At most `limit` characters of `text`, control characters escaped (a message is one line)."""
+    text = text[:limit + 1]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, VALUE_SHOWN, VALUE_SHOWN
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 10
+_REPR.maxlong = 60
+
+
 def _shown(value: Any) -> str:
-    """A value as a message quotes it: its repr, at most VALUE_SHOWN characters."""
-    return _clip(repr(value))
+    """A value as a message quotes it: its repr, at most VALUE_SHOWN characters. Bounded while it
+    is made (a huge or deeply nested value is never turned into text whole)."""
+    try:
+        return _clip(_REPR.repr(value))
+    except ValueError:  # an int beyond Python's digit limit for str()
+        return f"<a {type(value).__name__} too long to show>"
+
+
+def _key_shown(key: Any) -> str:
+    return "null" if key is None else ("true" if key is True else "false" if key is False else _shown(key))
 
 
 def _number(value: Any, path: str) -> float:
@@ -358,7 +505,9 @@ def _count(value: Any, path: str) -> int:
         else:
             raise ConfigError(f"{path}: expected a whole number, got {_type_name(value)} {_shown(value)}", key=path)
     if value < 0:
-        raise ConfigError(f"{path}: must be >= 0, got {value}", key=path)
+        raise ConfigError(f"{path}: must be >= 0, got {_shown(value)}", key=path)
+    if value > MAX_COUNT:
+        raise ConfigError(f"{path}: must be at most {MAX_COUNT} (the largest BIGINT), got {_shown(value)}", key=path)
     return value
 
 
@@ -428,8 +577,9 @@ def _families_by_route(value: Any, path: str) -> dict[str, list[str]]:
         raise ConfigError(f"{path}: expected a mapping of route to family list, got {_type_name(value)}", key=path)
     out: dict[str, list[str]] = {}
     for route, families in value.items():
-        norm = _enum(route, f"{path}.{route}", ROUTES)
-        out[norm] = _families(families, f"{path}.{route}")
+        where = f"{path}.{_clip(str(route), 80)}"  # the key is quoted in messages: clipped like a value
+        norm = _enum(route, where, ROUTES)
+        out[norm] = _families(families, where)
     return dict(sorted(out.items()))
 
 
@@ -517,7 +667,7 @@ def _horizon_extraction(value: Any, path: str) -> dict[str, Any]:
             regex = None
         else:
             regex = attempt(_regex, item["regex"], f"{where}.regex", case_insensitive)
-        multiplier = 1.0 if item.get("multiplier") is None else attempt(_positive, item["multiplier"], f"{where}.multiplier")
+        multiplier = 1.0 if item.get("multiplier") is None else attempt(_multiplier, item["multiplier"], f"{where}.multiplier")
         if regex is not None and multiplier is not None:
             patterns.append({"regex": regex, "multiplier": multiplier})
     special: list[dict[str, Any]] = []
@@ -530,13 +680,14 @@ def _horizon_extraction(value: Any, path: str) -> dict[str, Any]:
                                     key=f"{path}.special"))
         raw_special = {}
     for text, minutes in raw_special.items():
-        where = f"{path}.special.{text}"
+        where = f"{path}.special.{_clip(str(text), 80)}"
         if not isinstance(text, str) or not text or "\x00" in text:
             problems.append(ConfigError(f"{_clip(where)}: expected a non-empty text, got {_shown(text)}", key=where))
             continue
         number = attempt(_number, minutes, where)
-        if number is not None and number < 0:
-            problems.append(ConfigError(f"{_clip(where)}: minutes must be >= 0, got {_shown(minutes)}", key=where))
+        if number is not None and not 0 <= number <= MAX_HORIZON_MINUTES:
+            problems.append(ConfigError(f"{_clip(where)}: minutes must be in [0, {MAX_HORIZON_MINUTES:,}], got "
+                                        f"{_shown(minutes)}", key=where))
         elif number is not None:
             special.append({"text": text, "minutes": number})
     bare = value.get("bare_number_suffix")
@@ -545,6 +696,16 @@ def _horizon_extraction(value: Any, path: str) -> dict[str, Any]:
     if problems:
         raise ConfigProblems(problems[0].message, problems, key=problems[0].key)
     return {"patterns": patterns, "special": special, "case_insensitive": case_insensitive, "bare_number_suffix": bare}
+
+
+def _multiplier(value: Any, path: str) -> float:
+    """Minutes per unit of a horizon pattern: > 0, and at most a year's worth per unit times a thousand
+    (a horizon in minutes must stay a finite number in the plan)."""
+    number = _positive(value, path)
+    if number > MAX_HORIZON_MULTIPLIER:
+        raise ConfigError(f"{path}: must be at most {MAX_HORIZON_MULTIPLIER:,} (minutes per unit), got {_shown(value)}",
+                          key=path)
+    return number
 
 
 def _positive(value: Any, path: str) -> float:
@@ -561,10 +722,15 @@ def _regex(value: Any, path: str, case_insensitive: bool) -> str:
     if not value or "\x00" in value:
         raise ConfigError(f"{path}: expected a non-empty regular expression without NUL, got {_shown(value)}", key=path)
     shown = f"'{_clip(value)}'"  # as written in the YAML, not as a Python repr with doubled backslashes
+    if len(value) > MAX_REGEX_CHARS:
+        raise ConfigError(f"{path}: {shown} is {len(value):,} characters long; a horizon regex is at most "
+                          f"{MAX_REGEX_CHARS:,}", key=path)
     try:
         compiled = re.compile(value, re.IGNORECASE if case_insensitive else 0)
     except re.error as exc:
         raise ConfigError(f"{path}: {shown} is not a valid regular expression: {exc}", key=path) from None
+    except (RecursionError, OverflowError, MemoryError):  # groups nested hundreds deep
+        raise ConfigError(f"{path}: {shown} nests too deeply to compile", key=path) from None
     if compiled.groups < 1:
         raise ConfigError(f"{path}: {shown} has no capturing group; the number is read from group 1, "
                           f"e.g. '(\\d+)m'", key=path)

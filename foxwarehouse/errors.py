@@ -21,6 +21,9 @@ class FoxError(Exception):
     """Base class for every error foxwarehouse reports to a user."""
 
     exit_code = 2
+    #: The CLI prints the message as one line (control characters in quoted names as escapes);
+    #: errors that list rows or point into SQL on purpose (audits, models) keep their line breaks.
+    one_line = True
 
     def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None,
                  column: int | None = None, model: str | None = None, key: str | None = None):
@@ -52,6 +55,8 @@ class ConfigError(FoxError):
 class ModelError(FoxError):
     """A SQL model or macro cannot be rendered, parsed, ordered or executed."""
 
+    one_line = False
+
 
 class BuildError(FoxError):
     """A build produced an invalid plan (duplicate job ids and the like)."""
@@ -60,9 +65,15 @@ class BuildError(FoxError):
 class AuditError(FoxError):
     """A post-build audit returned failing rows."""
 
+    one_line = False
+
 
 class WarehouseError(FoxError):
     """The warehouse file cannot be opened, is busy, or has an unknown schema."""
+
+
+class WarehouseBusy(WarehouseError):
+    """Another process holds the warehouse (DuckDB's file lock); waiting longer, or later, gets in."""
 
 
 class EmptyResultError(WarehouseError):
@@ -105,6 +116,7 @@ class TestGateError(FoxError):
 
     __test__ = False  # not a pytest test class
     exit_code = 1
+    one_line = False
 
     def __init__(self, message: str, failures: list[str] | None = None, **fields: Any):
         super().__init__(message, **fields)

@@ -3,7 +3,8 @@
 ``checkpoint(name)`` marks a point of ingest, build, export or publication. With the environment
 variable ``FOXWAREHOUSE_FAULT`` set to ``name`` (or ``name#N`` for its N-th hit), the process sends
 itself SIGKILL there, as a power cut or an OOM killer would (``FOXWAREHOUSE_FAULT_ACTION=sleep:S``
-pauses S seconds there instead, to hold the warehouse open). With ``FOXWAREHOUSE_FAULT_LIST`` set to
+pauses S seconds there instead, to hold the warehouse open; ``signal:INT`` or ``signal:TERM`` sends
+the process that signal there, as a Ctrl-C or a ``kill`` landing at exactly that point). With ``FOXWAREHOUSE_FAULT_LIST`` set to
 a file path, every checkpoint hit is appended to that file (one name per line), which is how the
 crash-safety sweep enumerates the points. Both variables are read once, at import; when neither is
 set, a checkpoint is one global lookup and a return.
@@ -36,5 +37,8 @@ def _hit(name: str) -> None:
     if _FAULT is not None and (_FAULT == name or _FAULT == f"{name}#{count}"):
         if _ACTION.startswith("sleep:"):
             time.sleep(float(_ACTION.split(":", 1)[1]))
+            return
+        if _ACTION.startswith("signal:"):
+            os.kill(os.getpid(), getattr(signal, "SIG" + _ACTION.split(":", 1)[1]))
             return
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))

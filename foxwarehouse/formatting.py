@@ -16,6 +16,7 @@ import datetime as _dt
 import decimal
 import json
 import math
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -116,16 +117,34 @@ def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: Seq
     return out
 
 
+# Control characters (C0 with tab and line breaks, DEL, C1) and the Unicode line separators: a name
+# may hold them, but raw in a Markdown file they make it binary to many tools (NUL) or break its
+# table rows. They are written as visible escapes (\x00, \n, \u2028); the backslash itself is
+# escaped first, so a name that really contains the text "\x00" stays distinguishable.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible_controls(text: str, *, backslash: bool = True) -> str:
+    """`text` with every control character written as a visible escape (backslashes doubled first
+    unless `backslash` is false, where telling a NUL from the text "\\x00" does not matter)."""
+    if backslash:
+        text = text.replace("\\", "\\\\")
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group()) or
+                        (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"), text)
+
+
 def md_escape(text: str, *, backslash: bool = True, breaks: str = "\r\n", lt: bool = False,
               limit: int | None = None) -> str:
     """Text made safe for one Markdown table cell.
 
     ``|`` is always escaped; `backslash` escapes ``\\`` first (so a trailing one cannot eat the
-    cell's ``|``); each character of `breaks` becomes a space; `lt` writes ``<`` as ``&lt;`` (no HTML
-    in a pull-request comment); `limit` cuts longer text to ``limit - 3`` characters plus ``...``.
+    cell's ``|``) and writes control characters as visible escapes (see visible_controls); each
+    character of `breaks` becomes a space; `lt` writes ``<`` as ``&lt;`` (no HTML in a pull-request
+    comment); `limit` cuts longer text to ``limit - 3`` characters plus ``...``.
     """
     if backslash:
-        text = text.replace("\\", "\\\\")
+        text = visible_controls(text)
     text = text.replace("|", "\\|")
     for char in breaks:
         text = text.replace(char, " ")

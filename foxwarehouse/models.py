@@ -22,6 +22,7 @@ import yaml
 
 from .errors import ModelError
 from .project import Project
+from .yaml_loader import safe_load as load_yaml_strict
 
 MODELS_FILE = "models.yml"
 MATERIALIZATIONS = ("table", "view")
@@ -48,7 +49,7 @@ def read_models_yml(path: Path) -> Any:
 
 @functools.lru_cache(maxsize=16)
 def _parse_models_yml(text: str) -> Any:
-    return yaml.safe_load(text) or {}
+    return load_yaml_strict(text) or {}  # YAML 1.2, no duplicate keys, bounded
 
 
 def model_meta(project: Project) -> dict[str, ModelMeta]:

@@ -6,11 +6,12 @@ comment) so a later run recognises its own output and may replace it; anything e
 """
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .atomic import write_text_atomic
+from .atomic import unusable_path, write_text_atomic
 from .errors import OutputError
 from .export.export_record import inside_published_export
 
@@ -59,6 +60,11 @@ def check_out_file(path: str | Path, markers: Sequence[str], db: str | Path | No
         raise OutputError(f"refusing to write {path}: it is the warehouse file {db}", path=path)
     if path.is_dir():
         raise OutputError(f"refusing to write {path}: it is a folder; give a file name", path=path)
+    # A file, device, dangling link or link loop in place of a folder above it, or a link that
+    # leads nowhere at the path itself: say what is in the way instead of "[Errno 17] File exists".
+    problem = unusable_path(path, "file")
+    if problem is not None:
+        raise OutputError(f"cannot write {path}: {problem}; choose another --out", path=path)
     # Also catches the .wal of a warehouse and any other DuckDB file, whatever --db says.
     if path.exists() and is_duckdb_file(path):
         raise OutputError(f"refusing to write {path}: it is a DuckDB database file", path=path)
@@ -84,5 +90,7 @@ def write_out_file(path: str | Path, text: str, markers: Sequence[str], db: str 
     try:
         write_text_atomic(target, text)
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc}", path=target) from None
+        disk_full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        reason = f"disk full ({exc.strerror})" if disk_full else (exc.strerror or str(exc))
+        raise OutputError(f"cannot write {target}: {reason}; nothing was written", path=target) from None
     return target

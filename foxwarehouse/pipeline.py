@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from .build.audits import run_audits
 from .build.builder import BuildResult, build, prepare_run
 from .context import Context
-from .errors import InputError
-from .export.writer import ExportResult, export
+from .errors import InputError, WarehouseBusy
+from .export.writer import ExportResult, check_export_folder, export
 from .gate import GateResult, run_gate
 from .ingest.reader import IngestReport, fingerprint_files, ingest, locate_inputs
 from .project import Project
@@ -56,6 +56,7 @@ class PlanResult:
     jobs_by_type: dict[str, int] = field(default_factory=dict)
     jobs_by_priority: dict[str, int] = field(default_factory=dict)
     total_jobs: int = 0
+    skipped_no_families: int = 0  # jobs not emitted for lack of a model family (summary.skipped_no_families)
     warnings: list[str] = field(default_factory=list)
     stale_plan_path: Path | None = None
     ingest_report: IngestReport | None = None
@@ -125,12 +126,24 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
     diffed against the published plan and deleted: nothing is kept or published.
 
     Bad config, model errors and failing audits always raise. With `non_blocking`, missing or
-    unusable metrics log one warning and return a result with fresh=False instead of raising.
+    unusable metrics, or a warehouse another process holds (past `wait` seconds), log one warning
+    and return a result with fresh=False instead of raising.
     """
     ctx = Context.load(config, project_dir, include_blocked)
     config_warnings = ctx.warnings
+    # An --out that can never be a folder (a file, a dangling link, a link loop) is refused before a
+    # run is made, rather than after a build that could not be published.
+    check_export_folder(out)
     temp_run: str | None = None
-    with Warehouse(db, wait=wait) as wh:
+    try:
+        opened = Warehouse(db, wait=wait)
+    except WarehouseBusy as exc:
+        if not non_blocking:
+            raise
+        # Another process (a plan, an export) holds the warehouse: the orchestrator goes on with the
+        # plan on disk, like with unusable metrics.
+        return _no_new_plan(python_wording(exc.message), out, config_warnings)
+    with opened as wh:
         gate = run_gate(wh, ctx.project, skip=skip_tests)
         try:
             if not force and not dry_run:
@@ -141,14 +154,7 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
         except InputError as exc:
             if not non_blocking:
                 raise
-            master = Path(out) / "training_plan" / "master_training_plan.json"
-            stale = master if master.exists() else None
-            message = f"no new training plan was made: {exc.message}"
-            if stale:
-                message += f" (the plan on disk, {stale}, is stale: it is not from this run)"
-            log.warning(message)
-            return PlanResult(False, warnings=config_warnings + [message], stale_plan_path=stale,
-                              tests=gate.status, gate=gate)
+            return _no_new_plan(exc.message, out, config_warnings, gate)
         _record_tests(wh, report.run_id, gate)
         if dry_run:
             temp_run = report.run_id
@@ -178,6 +184,7 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
         jobs_by_type=summary["by_type"],
         jobs_by_priority=summary["by_priority"],
         total_jobs=exported.metadata["total_jobs"],
+        skipped_no_families=summary.get("skipped_no_families", 0),
         warnings=config_warnings + exported.warnings,
         ingest_report=report,
         tests=gate.status,
@@ -186,6 +193,24 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
 
 
 # --- helpers of plan ----------------------------------------------------------------------------
+
+def python_wording(message: str) -> str:
+    """A message for a Python caller: the CLI's ``--wait SECONDS`` becomes the ``wait=`` argument."""
+    return message.replace("pass --wait SECONDS", "pass wait=SECONDS")
+
+
+def _no_new_plan(reason: str, out: str | os.PathLike[str], warnings: list[str],
+                 gate: GateResult | None = None) -> PlanResult:
+    """`plan(non_blocking=True)` when no plan can be made now: one warning, the plan on disk stale."""
+    master = Path(out) / "training_plan" / "master_training_plan.json"
+    stale = master if master.exists() else None
+    message = f"no new training plan was made: {reason}"
+    if stale:
+        message += f" (the plan on disk, {stale}, is stale: it is not from this run)"
+    log.warning(message)
+    return PlanResult(False, warnings=list(warnings) + [message], stale_plan_path=stale,
+                      tests=gate.status if gate is not None else None, gate=gate)
+
 
 def _record_tests(wh: Warehouse, run_id: str, gate: GateResult) -> None:
     """runs.tests: what the gate did before this run (passed, cached, skipped or none)."""
@@ -244,10 +269,10 @@ def _unchanged_result(run: dict[str, Any], out: str | os.PathLike[str], gate: Ga
 
 def _summary_counts(wh: Warehouse, run_id: str) -> dict[str, Any]:
     row = wh.con.execute("SELECT to_json({'by_route': by_route, 'by_type': by_type, 'by_priority': by_priority}), "
-                         "total_jobs FROM plan_summary WHERE run_id = ?", [run_id]).fetchone()
+                         "total_jobs, skipped_no_families FROM plan_summary WHERE run_id = ?", [run_id]).fetchone()
     if row is None:
-        return {"by_route": {}, "by_type": {}, "by_priority": {}, "total_jobs": 0}
-    return {**json.loads(row[0]), "total_jobs": row[1]}
+        return {"by_route": {}, "by_type": {}, "by_priority": {}, "total_jobs": 0, "skipped_no_families": 0}
+    return {**json.loads(row[0]), "total_jobs": row[1], "skipped_no_families": row[2] or 0}
 
 
 def _discard_run(wh: Warehouse, run_id: str) -> None:
@@ -278,5 +303,6 @@ def _finish_dry_run(db: str | os.PathLike[str], wait: float, temp_run: str, publ
             _discard_run(wh, temp_run)
     return PlanResult(False, run_id=None, jobs_by_route=counts["by_route"], jobs_by_type=counts["by_type"],
                       jobs_by_priority=counts["by_priority"], total_jobs=counts["total_jobs"],
+                      skipped_no_families=counts["skipped_no_families"],
                       warnings=list(warnings), ingest_report=report, tests=gate.status, gate=gate,
                       dry_run=True, diff=result, published_run_id=published_run)

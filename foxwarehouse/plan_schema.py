@@ -19,6 +19,8 @@ Public API:
   (for example ``jobs[3].priority: expected integer, got "x"``); ``[]`` when the plan is valid.
 * ``validate_plan_file(path) -> list[str]`` — the same for a file or a training_plan folder, plus
   read and JSON parse errors (with line and column).
+* ``check_plan(path) -> CheckedPlan`` — find (the paths ``load_plan`` accepts), read and validate a
+  plan, legacy FoxML plans included: what ``foxwarehouse validate`` and ``diff`` check a file with.
 
 Besides the schema, a plan must be consistent (checked only once it matches the schema): job ids are
 unique, a ``cross_sectional`` job has ``symbol`` null and route ``ROUTE_CROSS_SECTIONAL``, a
@@ -33,13 +35,17 @@ import functools
 import json
 import os
 import re
+import stat
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "KNOWN_SCHEMA_VERSIONS",
     "MASTER_PLAN_FILENAME",
+    "CheckedPlan",
+    "check_plan",
     "SCHEMA_PATH",
     "SchemaDefinitionError",
     "format_path",
@@ -61,6 +67,9 @@ MASTER_PLAN_FILENAME = "master_training_plan.json"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "master_training_plan.schema.json"
 
 DEFAULT_MAX_ERRORS = 10
+
+FURTHER_ERRORS = "(further errors not shown)"
+NESTED_TOO_DEEPLY = "nested too deeply (a plan holds a few levels of objects and lists)"
 
 #: Which route each training_type may carry (the job rules of docs/ROUTING.md).
 ROUTES_BY_TRAINING_TYPE: dict[str, frozenset[str]] = {
@@ -546,12 +555,14 @@ def _plan_validator() -> Validator:
 # public validation API
 
 
-def validate_plan_document(doc: Any, max_errors: int = DEFAULT_MAX_ERRORS) -> list[str]:
+def validate_plan_document(doc: Any, max_errors: int = DEFAULT_MAX_ERRORS, consistency: bool = True) -> list[str]:
     """Validate a parsed plan; return up to ``max_errors`` messages ``path: message`` ([] = valid).
 
     An unknown ``metadata.schema_version`` is reported alone (the rest of the document is not
     checked against a schema it was not written for). When more violations exist than are
-    reported, a last line ``(further errors not shown)`` says so.
+    reported, a last line ``(further errors not shown)`` says so. ``consistency=False`` checks the
+    shape only (the schema), not the rules across jobs (unique ids and keys): ``diff`` compares
+    hand-edited plans and warns about a repeated job itself.
     """
     max_errors = max(1, int(max_errors))
     version_error = _schema_version_error(doc)
@@ -561,13 +572,15 @@ def validate_plan_document(doc: Any, max_errors: int = DEFAULT_MAX_ERRORS) -> li
     truncated = False
     try:
         _plan_validator()(doc, [], errors)
-        if not errors:
+        if not errors and consistency:
             _consistency(doc, errors)
     except _TooManyErrors:
         truncated = True
+    except RecursionError:
+        errors.append(f"(root): {NESTED_TOO_DEEPLY}")
     result = list(errors[:max_errors])
     if truncated:
-        result.append("(further errors not shown)")
+        result.append(FURTHER_ERRORS)
     return result
 
 
@@ -695,12 +708,25 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def read_plan_document(file: str | os.PathLike) -> tuple[Any, list[str]]:
-    """Read and parse one JSON file: ``(document, [])`` or ``(None, [message])``."""
+    """Read and parse one JSON file: ``(document, [])`` or ``(None, [message])``.
+
+    Only a regular file is read: a FIFO would block forever and a device may never end, so the file
+    is opened without blocking and checked before a byte is read.
+    """
     try:
-        with open(file, "rb") as fh:
-            data = fh.read()
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except IsADirectoryError:
         return None, [f"{os.fspath(file)} is a folder without {MASTER_PLAN_FILENAME}"]
+    except OSError as exc:
+        return None, [f"cannot read file: {exc.strerror or exc}"]
+    try:
+        with open(fd, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                return None, [f"{os.fspath(file)} is a folder without {MASTER_PLAN_FILENAME}"]
+            if not stat.S_ISREG(mode):
+                return None, ["not a regular file (a FIFO, socket or device is never read as a plan)"]
+            data = fh.read()
     except OSError as exc:
         return None, [f"cannot read file: {exc.strerror or exc}"]
     if not data.strip():
@@ -717,7 +743,7 @@ def read_plan_document(file: str | os.PathLike) -> tuple[Any, list[str]]:
             message += " (the file ends early: truncated?)"
         return None, [message]
     except RecursionError:
-        return None, ["invalid JSON: nested too deeply"]
+        return None, [f"invalid JSON: {NESTED_TOO_DEEPLY}"]
     except ValueError as exc:
         return None, [f"invalid JSON: {exc}"]
 
@@ -738,6 +764,55 @@ def validate_plan_file(path: str | os.PathLike, max_errors: int = DEFAULT_MAX_ER
     if errors:
         return errors
     return validate_plan_document(doc, max_errors=max_errors)
+
+
+@dataclass
+class CheckedPlan:
+    """What ``check_plan`` found at a path.
+
+    ``stage`` says where it stopped: ``"locate"`` (nothing usable at the path: ``file`` is None or a
+    dangling link), ``"read"`` (the file cannot be read or parsed), ``"schema"`` (the document does
+    not match the plan's shape) or ``"ok"``. ``kind`` is ``locate_plan``'s kind.
+    """
+
+    path: Path
+    file: Path | None
+    kind: str
+    stage: str
+    problems: list[str]
+    document: Any = None
+    legacy: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def one_line(self) -> str:
+        """The problems joined into one line (a message is one line on stderr)."""
+        shown = [p for p in self.problems if p != FURTHER_ERRORS]
+        return "; ".join(shown) + ("; and more" if len(shown) < len(self.problems) else "")
+
+
+def check_plan(path: str | os.PathLike, max_errors: int = DEFAULT_MAX_ERRORS, consistency: bool = True) -> CheckedPlan:
+    """Find, read and validate the plan at ``path``: the paths ``load_plan`` accepts (the master file,
+    a training_plan folder, an export folder holding ``training_plan/``, a folder holding only the
+    ``training_plan.json`` mirror). A plan without ``metadata.schema_version`` written by FoxML's
+    generator is checked against the legacy shape (``legacy`` True)."""
+    where = Path(os.fspath(path)).expanduser()
+    file, kind = locate_plan(where)
+    if kind == "missing" or file is None:
+        what = "no such file or folder" if kind == "missing" else f"no {MASTER_PLAN_FILENAME} in the folder"
+        return CheckedPlan(where, None, kind, "locate", [what])
+    if kind == "broken":
+        return CheckedPlan(where, file, kind, "locate",
+                           [f"{file} is a link that leads nowhere (a dangling or looping symlink); {COPY_HINT}"])
+    doc, errors = read_plan_document(file)
+    if errors:
+        return CheckedPlan(where, file, kind, "read", errors)
+    legacy = is_legacy_plan_document(doc)
+    validate = validate_legacy_plan_document if legacy else validate_plan_document
+    errors = validate(doc, max_errors=max_errors, consistency=consistency)
+    return CheckedPlan(where, file, kind, "schema" if errors else "ok", errors, doc, legacy)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -765,7 +840,7 @@ def _legacy_validator() -> Validator:
     return _Compiler(schema).compile(schema)
 
 
-def validate_legacy_plan_document(doc: Any, max_errors: int = DEFAULT_MAX_ERRORS) -> list[str]:
+def validate_legacy_plan_document(doc: Any, max_errors: int = DEFAULT_MAX_ERRORS, consistency: bool = True) -> list[str]:
     """Validate a legacy plan (FoxML's generator) against the legacy shape; like ``validate_plan_document``.
 
     The same consistency rules apply, except that a target may have several cross-sectional jobs
@@ -776,11 +851,13 @@ def validate_legacy_plan_document(doc: Any, max_errors: int = DEFAULT_MAX_ERRORS
     truncated = False
     try:
         _legacy_validator()(doc, [], errors)
-        if not errors:
+        if not errors and consistency:
             _consistency(doc, errors, one_cs_job_per_target=False)
     except _TooManyErrors:
         truncated = True
+    except RecursionError:
+        errors.append(f"(root): {NESTED_TOO_DEEPLY}")
     result = list(errors[:max_errors])
     if truncated:
-        result.append("(further errors not shown)")
+        result.append(FURTHER_ERRORS)
     return result

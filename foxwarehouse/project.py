@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .atomic import write_text_atomic
+from .atomic import unusable_path, write_text_atomic
 from .errors import ProjectError, did_you_mean
+from .yaml_loader import safe_load as load_yaml_strict
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _BUNDLE_PARTS = ("sql", "macros", "config", "examples")
@@ -166,7 +168,7 @@ def _project_at(root: Path) -> Project:
 def read_project_file(path: Path) -> ProjectSettings:
     """The settings of a project file; anything wrong in it is a ProjectError (exit 2) naming it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml_strict(path.read_text(encoding="utf-8"))  # YAML 1.2, no duplicate keys, bounded
     except (OSError, UnicodeDecodeError) as exc:
         raise ProjectError(f"{path}: cannot be read: {exc}", path=path) from None
     except yaml.YAMLError as exc:
@@ -226,14 +228,67 @@ def resolve_config_path(config: str | os.PathLike[str] | None, project: Project)
     return packaged_project().default_config_path
 
 
-def init_project(target: str | Path) -> list[Path]:
-    """Write `target`/foxwarehouse.yml and copy the packaged sql/, macros/ and config/ into `target`.
+def init_project(target: str | Path, also: Callable[[Path], list[Path]] | None = None) -> list[Path]:
+    """Write `target`/foxwarehouse.yml and copy the packaged sql/, macros/ and config/ into `target`,
+    then run `also(target)` (the CLI copies the SQL unit tests there) and return every file written.
 
     Refuses (writing nothing) when any of those files exists already, the project file included.
+    A write that fails (disk full, a read-only or special file system) removes what this call wrote
+    and raises ProjectError naming the file, so the same init can simply be run again.
     """
     root = Path(target)
-    if root.exists() and not root.is_dir():
-        raise ProjectError(f"init: {root} exists and is not a folder", path=root)
+    problem = unusable_path(root, "folder")
+    if problem is not None:
+        raise ProjectError(f"init: cannot make the project folder {root}: {problem}; choose another folder", path=root)
+    before = _tree(root)
+    try:
+        written = _init_files(root)
+        if also is not None:
+            written += also(root)
+    except OSError as exc:
+        _remove_new(root, before)
+        where = exc.filename or root
+        raise ProjectError(f"init: cannot write {where}: {exc.strerror or exc}; nothing was written",
+                           path=root) from None
+    return written
+
+
+# The top-level entries init writes into; only these are listed before it writes, so an init into
+# a large existing folder does not walk all of it.
+_INIT_ENTRIES = (PROJECT_FILE, "sql", "macros", "config", "tests")
+
+
+def _tree(root: Path) -> set[Path] | None:
+    """The paths init may add to under `root` (None when `root` does not exist)."""
+    if not os.path.lexists(root):
+        return None
+    found: set[Path] = set()
+    for name in _INIT_ENTRIES:
+        entry = root / name
+        if os.path.lexists(entry):
+            found.add(entry)
+            if entry.is_dir() and not entry.is_symlink():
+                found.update(entry.rglob("*"))
+    return found
+
+
+def _remove_new(root: Path, before: set[Path] | None) -> None:
+    """Remove what init added under `root` (all of `root` when it made it), never an older entry."""
+    try:
+        if before is None:
+            shutil.rmtree(root)
+            return
+        after = _tree(root) or set()
+        for path in sorted(after - before, key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
+    except OSError:
+        pass  # best effort: the error being reported is the one that matters
+
+
+def _init_files(root: Path) -> list[Path]:
     source = packaged_project()
     pairs = [(source.sql_dir, root / "sql"), (source.macros_dir, root / "macros"), (source.config_dir, root / "config")]
     copied = [(f, dst / f.name) for src, dst in pairs for f in sorted(src.iterdir())

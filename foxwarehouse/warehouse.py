@@ -18,9 +18,11 @@ from typing import Any
 
 import duckdb
 
+from .atomic import unusable_path
 from .engine import DuckDBEngine, one_row
-from .errors import QueryError, RunNotFound, WarehouseError
+from .errors import QueryError, RunNotFound, WarehouseBusy, WarehouseError, duckdb_detail
 from .faults import checkpoint
+from .file_errors import DAMAGED, is_corrupt, storage_problem, warehouse_error
 
 # 2: master_plan is a view over training_jobs (version 1 stored a copy of it per run).
 # 3: model versions per run (run_models), the project's commit and dirty flag, the models
@@ -89,6 +91,9 @@ RUNS_V3_COLUMNS: dict[str, str] = {
     "tests": "VARCHAR",                # the test gate: 'passed', 'cached', 'skipped' or 'none'
 }
 
+# Every column of `runs`, in order (what a sound warehouse of this version has).
+_RUNS_COLUMNS = re.findall(r"^ +(\w+) [A-Z]", RUNS_DDL, flags=re.MULTILINE)
+
 # Per run, per model: the rendered SQL, its sqlglot-normalised form and that form's fingerprint.
 RUN_MODELS_DDL = """
 CREATE TABLE IF NOT EXISTS run_models (
@@ -151,14 +156,21 @@ class Warehouse:
                 self._ensure_schema()
             else:
                 self._check_schema_version()
-        except BaseException:
-            self.con.close()
+        except BaseException as exc:
+            with contextlib.suppress(duckdb.Error):
+                self.con.close()
+            if isinstance(exc, duckdb.Error) and not isinstance(exc, duckdb.InterruptException):
+                raise warehouse_error(self.path, exc) from None
             raise
 
     def _connect(self, wait: float) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + max(wait, 0.0)
         if self.path.parent and not self.path.parent.exists() and not self.read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                problem = unusable_path(self.path, "file") or f"{exc.filename or self.path.parent}: {exc.strerror or exc}"
+                raise WarehouseError(f"cannot make the folder of warehouse {self.path}: {problem}", path=self.path) from None
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=self.read_only)
@@ -170,13 +182,13 @@ class Warehouse:
                         continue
                     pid = _LOCK_RE.search(text)
                     who = f" (PID {pid.group(1)})" if pid else ""
-                    raise WarehouseError(
+                    raise WarehouseBusy(
                         f"warehouse {self.path} is in use by another process{who}; "
                         f"retry later or pass --wait SECONDS"
                     ) from None
-                raise WarehouseError(f"cannot open warehouse {self.path}: {text}", path=self.path) from None
+                raise _open_error(self.path, exc) from None
             except duckdb.Error as exc:
-                raise WarehouseError(f"cannot open warehouse {self.path}: {exc}", path=self.path) from None
+                raise _open_error(self.path, exc) from None
 
     def _check_schema_version(self) -> None:
         tables = {r[0] for r in self.con.execute(
@@ -185,14 +197,39 @@ class Warehouse:
             if tables:
                 raise WarehouseError(f"{self.path} is a DuckDB file but not a foxwarehouse warehouse")
             return
-        row = self.con.execute("SELECT value FROM foxwarehouse_meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
+        version = self._stored_version()
         if version > SCHEMA_VERSION:
             raise WarehouseError(
                 f"warehouse {self.path} has schema version {version}, newer than this foxwarehouse "
                 f"understands ({SCHEMA_VERSION}); upgrade foxwarehouse"
             )
+        self._check_runs_columns(version)
         self.schema_version = version
+
+    def _stored_version(self) -> int:
+        """foxwarehouse_meta's schema_version (0 when unset); a value that is not a whole number
+        means the file was not written by foxwarehouse (or was edited), so it is refused."""
+        row = self.con.execute("SELECT value FROM foxwarehouse_meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            return 0
+        text = str(row[0]).strip() if row[0] is not None else ""
+        if not re.fullmatch(r"[0-9]{1,9}", text):
+            raise WarehouseError(f"warehouse {self.path} {DAMAGED}: foxwarehouse_meta.schema_version is "
+                                 f"{str(row[0])[:40]!r}, not a whole number", path=self.path)
+        return int(text)
+
+    def _check_runs_columns(self, version: int) -> None:
+        """The runs table, when there is one, has every column this version reads (older warehouses
+        gain the version 3 columns when opened for writing), so a damaged or hand-edited table is
+        refused here, naming the column, instead of failing later inside some command."""
+        have = self.columns("runs")
+        if not have:
+            return
+        needed = _RUNS_COLUMNS if version >= SCHEMA_VERSION else [c for c in _RUNS_COLUMNS if c not in RUNS_V3_COLUMNS]
+        missing = [c for c in needed if c not in have]
+        if missing:
+            raise WarehouseError(f"warehouse {self.path} {DAMAGED}: table runs has no column "
+                                 f"{', '.join(missing)}", path=self.path)
 
     def _ensure_schema(self) -> None:
         self._check_schema_version()
@@ -201,7 +238,7 @@ class Warehouse:
             row = self.con.execute("SELECT value FROM foxwarehouse_meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 self.con.execute("INSERT INTO foxwarehouse_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-            elif int(row[0]) < SCHEMA_VERSION:
+            elif self._stored_version() < SCHEMA_VERSION:
                 self._migrate_stored_master_plan()
                 self._migrate_runs_columns()
                 self.con.execute("UPDATE foxwarehouse_meta SET value = ? WHERE key = 'schema_version'",
@@ -268,7 +305,13 @@ class Warehouse:
     def __enter__(self) -> Warehouse:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, duckdb.Error) and not isinstance(exc, duckdb.InterruptException):
+            # A DuckDB error no caller turned into a FoxError: on a sound warehouse that is a full
+            # disk or a refused write; otherwise the file is damaged. One line naming the file.
+            with contextlib.suppress(duckdb.Error):
+                self.close()
+            raise warehouse_error(self.path, exc) from None
         self.close()
 
     # --- runs -------------------------------------------------------------------------------
@@ -315,8 +358,18 @@ class Warehouse:
         return dict(zip([d[0] for d in cur.description], row))
 
     def resolve_run(self, ref: str | None, statuses: tuple[str, ...] = ("built", "exported")) -> str:
-        """A run id from 'latest', 'latest~N', 'published', a full id or a unique id prefix."""
-        ref = (ref or "latest").strip()
+        """A run id from 'latest', 'latest~N', 'published', a full id or a unique id prefix.
+
+        None means latest; an empty or blank reference is refused (a variable that expanded to
+        nothing must not pick a run silently). N is checked against the number of runs before it
+        reaches SQL, so no number is too large for it.
+        """
+        if ref is None:
+            ref = "latest"
+        if not ref.strip():
+            raise RunNotFound(f"empty run reference {_shown(ref)}; give latest, latest~N, published, a run id or a "
+                              "unique prefix of one (see 'foxwarehouse runs')")
+        ref = ref.strip()
         if "runs" not in self.tables():
             if ref == PUBLISHED:
                 raise RunNotFound(NOTHING_PUBLISHED)
@@ -329,14 +382,22 @@ class Warehouse:
         placeholders = ", ".join("?" for _ in statuses)
         match = re.fullmatch(r"latest(?:~(\d+))?", ref)
         if match:
-            offset = int(match.group(1) or 0)
+            count = int(one_row(self.con.execute(
+                f"SELECT count(*) FROM runs WHERE status IN ({placeholders})", list(statuses)))[0])
+            # Bounded in Python first: an N past 64 bits would make DuckDB fail to bind the OFFSET
+            # (and int() refuses strings of thousands of digits).
+            digits = (match.group(1) or "0").lstrip("0") or "0"
+            offset = int(digits) if len(digits) <= 18 else None
+            if offset is None or offset >= count:
+                kinds = "/".join(statuses)
+                raise RunNotFound(f"run {_shown(ref)} does not exist (the warehouse has only {count} {kinds} "
+                                  f"run{'s' if count != 1 else ''}; latest~0 is the newest)")
             row = self.con.execute(
                 f"SELECT run_id FROM runs WHERE status IN ({placeholders}) ORDER BY seq DESC LIMIT 1 OFFSET ?",
                 [*statuses, offset],
             ).fetchone()
-            if row is None:
-                kinds = "/".join(statuses)
-                raise RunNotFound(f"run {ref!r} does not exist (the warehouse has fewer {kinds} runs)")
+            if row is None:  # a run changed status between the two reads
+                raise RunNotFound(f"run {_shown(ref)} does not exist; see 'foxwarehouse runs'")
             return row[0]
         rows = self.con.execute(
             "SELECT run_id FROM runs WHERE run_id = ? OR starts_with(run_id, ?) ORDER BY seq", [ref, ref]
@@ -347,8 +408,8 @@ class Warehouse:
         if len(rows) == 1:
             return rows[0][0]
         if not rows:
-            raise RunNotFound(f"unknown run {ref!r}; see 'foxwarehouse runs'")
-        raise RunNotFound(f"run prefix {ref!r} is ambiguous: {', '.join(r[0] for r in rows[:5])}")
+            raise RunNotFound(f"unknown run {_shown(ref)}; see 'foxwarehouse runs'")
+        raise RunNotFound(f"run prefix {_shown(ref)} is ambiguous: {', '.join(r[0] for r in rows[:5])}")
 
     def run_config(self, run_id: str) -> dict[str, Any]:
         """The validated config a run was built with, read back from runs.config (canonical JSON)."""
@@ -360,6 +421,28 @@ class Warehouse:
     def set_run(self, run_id: str, **fields: Any) -> None:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.con.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?", [*fields.values(), run_id])
+
+
+def _shown(ref: str, limit: int = 80) -> str:
+    """A run reference as quoted in a message: repr'd, at most `limit` characters of it."""
+    return repr(ref) if len(ref) <= limit else repr(ref[:limit]) + f"... ({len(ref)} characters)"
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> WarehouseError:
+    """Why DuckDB could not open `path`, as one line naming it (the lock is handled by the caller)."""
+    text = str(exc)
+    detail = duckdb_detail(exc, kind=False)
+    if path.is_dir():
+        return WarehouseError(f"warehouse {path} is a folder, not a warehouse file; give a file name with --db",
+                              path=path)
+    problem = unusable_path(path) if not path.exists() else None
+    if problem is not None:
+        return WarehouseError(f"cannot open warehouse {path}: {problem}", path=path)
+    if storage_problem(exc) is not None:
+        return WarehouseError(warehouse_error(path, exc).message, path=path)
+    if is_corrupt(exc) or "not a valid DuckDB" in text or (path.is_file() and "Could not read" in text):
+        return WarehouseError(f"warehouse {path} {DAMAGED}: {detail}", path=path)
+    return WarehouseError(f"cannot open warehouse {path}: {detail}", path=path)
 
 
 def _safe_setting(value: str) -> str:

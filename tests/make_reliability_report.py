@@ -1,8 +1,7 @@
 """Render docs/RELIABILITY.md from what the reliability suite recorded (tests/reliability_log.py).
 
-    python -m pytest tests/reliability/test_bad_inputs.py tests/reliability/test_hostile_names.py tests/reliability/test_injection.py \\
-        tests/reliability/test_concurrency.py tests/reliability/test_properties.py tests/reliability/test_crash_safety.py
-    python -m pytest tests/reliability/test_crash_safety.py -m slow          # the full kill-point sweep
+    python -m pytest tests/reliability                  # the default part of every suite
+    python -m pytest tests/reliability -m slow          # the sweeps: kill points, signals, fuzz, disk full
     python tests/make_reliability_report.py [LOG] [OUT]
 
 For each suite the newest pytest session that finished it is used, so the fast suite and the slow
@@ -23,12 +22,25 @@ from reliability_log import COMPLETE, DEFAULT_LOG, ROOT, read  # noqa: E402
 OUT = ROOT / "docs" / "RELIABILITY.md"
 SUITES = ("bad_inputs", "hostile_names", "injection", "crash_safety", "crash_safety_quick", "concurrency",
           "properties")
+# Suites rendered generically (one row in the summary table, one table of cases each), in this order;
+# a suite the log holds that is in neither list is rendered the same way after these, under its own name.
+GENERIC_TITLES = {
+    "ingest_errors": "ingest errors (files built in the test)",
+    "config_attacks": "hostile configs (YAML)",
+    "cli_arguments": "command arguments",
+    "damaged_warehouse": "damaged warehouses and unusable paths",
+    "disk_full": "disk full",
+    "signals": "Ctrl-C and SIGTERM (default run)",
+    "signals_sweep": "Ctrl-C and SIGTERM at random points (slow sweep)",
+    "fuzz": "fuzz (random bytes, YAML, parquet schemas)",
+}
 
 
 def newest(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Per suite, the cases of the newest session that finished it (else of the newest session)."""
     by_suite: dict[str, list[dict[str, Any]]] = {}
-    for suite in SUITES:
+    known = list(SUITES) + list(GENERIC_TITLES)
+    for suite in known + sorted({e["suite"] for e in entries} - set(known)):
         mine = [e for e in entries if e["suite"] == suite]
         finished = [e for e in mine if e["case"] == COMPLETE]
         candidates = finished or mine
@@ -93,6 +105,29 @@ def render(by_suite: dict[str, list[dict[str, Any]]]) -> str:
         "  view file names are percent-encoded and never leave their folder; `index.json` maps names to",
         "  files. The empty string is a valid symbol only as the CS row (empty symbol = CS row); an empty",
         "  target is an input error.",
+        "- **Consistency of the metrics.** Two columns of one name (compared case-insensitively, also the",
+        "  fields of a `stability_metrics` struct and a parquet file whose reader would rename the second),",
+        "  stability metrics that are not finite or out of range (mean_overlap in [0, 1], mean_tau in",
+        "  [-1, 1], std ≥ 0; NaN = missing), a repeated `(target, symbol, snapshot_id)` snapshot or",
+        "  `(target, symbol)` leakage/feature-selection row, and two raw files whose names differ only in",
+        "  case are input errors; raw file names match case-insensitively (`Leakage.parquet`).",
+        "- **Config files** are read as YAML 1.2 with limits: a duplicate key (both lines named), a plain",
+        "  value YAML 1.1 would read differently (`1:30`, `017`, `yes`), aliases expanding past 10,000",
+        "  values, nesting past 32 levels, files over 1 MB, tags, several documents and counts past a",
+        "  BIGINT are errors by dotted key before any run is made; every problem of a file is listed on",
+        "  one line, and a message quotes at most about 200 characters of a value.",
+        "- **Every failure is one line.** An input or usage error, a full disk (export or warehouse), a",
+        "  read-only or unusable path (`--out` or `--db` that is a file, a dangling link, a loop,",
+        "  `/dev/null`, under `/proc`), a damaged warehouse (truncated, zeroed, foreign, a table or",
+        "  column missing, a `schema_version` that is not a number) and a plan file of the wrong shape,",
+        "  nested 100,000 deep or a FIFO: exit 2 and one line naming the file; control characters in",
+        "  quoted names are shown as escapes. A failed export says which run was built but not",
+        "  published and which run's plan the folder still holds.",
+        "- **Ctrl-C and SIGTERM** print one line (`interrupted` / `terminated`) and exit 130 / 143, also",
+        "  during start-up and inside a long DuckDB statement (stopped within a second by a watcher",
+        "  thread calling DuckDB's interrupt); what is on disk is as after a kill. A signal that lands",
+        "  while a plan is being published waits until the run is recorded as exported, and the line",
+        "  says so.",
         "- **Config strings** reach SQL only as literals rendered by the sandboxed Jinja environment or as",
         "  bound parameters; identifiers only through `quote_identifier`. A payload such as",
         "  `'; DROP TABLE runs; --` is either data (a model family name) or a config error naming its key.",
@@ -152,7 +187,7 @@ def render(by_suite: dict[str, list[dict[str, Any]]]) -> str:
             ["kill points (default suite)", len(quick_points), "as above", lost(quick), when(quick) if quick else "-"],
             ["concurrency", len(conc), "in-use error (exit 2) or wait", lost(conc), when(conc) if conc else "-"],
             ["property examples", len(props), "all properties held", lost(props), when(props) if props else "-"],
-        ]),
+        ] + [[_title(suite), len(es), _outcomes(es), lost(es), when(es)] for suite, es in _generic(by_suite)]),
         "",
     ]
 
@@ -229,6 +264,10 @@ def render(by_suite: dict[str, list[dict[str, Any]]]) -> str:
                 "STABILITY_NOT_ALLOWED fallback; an explicit example checks it (and that a raised, previously",
                 "capped experimental pair moves inside the cap).", ""]
 
+    for suite, es in _generic(by_suite):
+        out += [f"### {_title(suite)[0].upper() + _title(suite)[1:]}", "",
+                table(["case", "outcome"], [[e["case"], e["outcome"]] for e in es]), ""]
+
     total_kills = len(kill_points) + len(timed)
     out += ["## In numbers", "",
             f"- bad inputs tried: **{len(bad)}** corpus files ({sum(e['outcome'] == 'exit 2' for e in bad)} rejected "
@@ -239,10 +278,19 @@ def render(by_suite: dict[str, list[dict[str, Any]]]) -> str:
             f"- kill points tried: **{total_kills}** ({len(kill_points)} named checkpoints across `plan`, `ingest`, "
             f"`build` and `export`, {len(timed)} timed kills) plus {len(quick_points)} in the default run;",
             f"- property examples run: **{len(props)}**; concurrency situations: **{len(conc)}**;",
+            *[f"- {_title(suite)}: **{len(es)}** cases;" for suite, es in _generic(by_suite)],
             f"- lost: **{'nothing' if all(lost(x) == 'nothing' for x in by_suite.values()) else 'SEE ABOVE'}** — "
             "no earlier run changed, no export folder held a partial or mixed export, and every killed "
             "command's re-run succeeded.", ""]
     return "\n".join(out)
+
+
+def _generic(by_suite: dict[str, list[dict[str, Any]]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    return [(suite, es) for suite, es in by_suite.items() if suite not in SUITES]
+
+
+def _title(suite: str) -> str:
+    return GENERIC_TITLES.get(suite, suite.replace("_", " "))
 
 
 def _example(es: list[dict[str, Any]]) -> str:

@@ -57,7 +57,7 @@ def stream_jobs(db: str | Path, out: IO[str], run: str | None = PUBLISHED, fmt: 
     where = "".join(f" AND {f}" for f in filters)
     written = 0
     with Warehouse(db, read_only=True) as wh:
-        run_id = wh.resolve_run(run or PUBLISHED)
+        run_id = wh.resolve_run(PUBLISHED if run is None else run)
         if note is not None:
             for column, value in (("target", target), ("symbol", symbol)):
                 if value is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FoxError, QueryError
+from ..formatting import visible_controls
 from ..outfile import check_out_file, write_out_file
 from ..warehouse import PUBLISHED
 from .session import AnalystWarehouse
@@ -42,7 +43,8 @@ th{background:#f7fafc}td.n{text-align:right;font-variant-numeric:tabular-nums}.m
 
 
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    # Control characters (a NUL in a name) are shown as escapes: raw, they make the page binary.
+    return html.escape(visible_controls("" if value is None else str(value), backslash=False), quote=True)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[int] = ()) -> str:
@@ -117,7 +119,7 @@ def collect(db: str | Path, run: str | None = PUBLISHED, wait: float = 0.0,
             project_dir: str | Path | None = None) -> dict[str, Any]:
     """Everything the report shows, read from the warehouse (read-only)."""
     with AnalystWarehouse(db, wait=wait, project_dir=project_dir) as aw:
-        run_id = aw.run_id(run or PUBLISHED)
+        run_id = aw.run_id(PUBLISHED if run is None else run)
         info = aw.run_info(run_id)
         tables = set(aw.tables())
         missing = {"routing_decisions", "training_jobs", "cs_decisions"} - tables

@@ -12,8 +12,9 @@ import duckdb
 
 from ..atomic import rename_into_place
 from ..engine import one_row
-from ..errors import UsageError, WarehouseError, duckdb_detail
+from ..errors import UsageError, WarehouseError
 from ..faults import checkpoint
+from ..file_errors import warehouse_error
 from ..render import quote_identifier, sql_literal
 from ..warehouse import PUBLISHED_RUN_QUERY, Warehouse
 
@@ -97,9 +98,9 @@ def prune_runs(db: str | Path, keep: int, wait: float = 0.0) -> PruneResult:
         raise WarehouseError(f"warehouse not found: {path} (run 'foxwarehouse plan' first)")
     size_before = path.stat().st_size
     with Warehouse(path, wait=wait) as wh:
+        # Cut in Python, not with LIMIT: a --keep past 64 bits cannot be bound (it keeps every run).
         newest = [r[0] for r in wh.con.execute(
-            "SELECT run_id FROM runs WHERE status IN ('built', 'exported') ORDER BY seq DESC LIMIT ?",
-            [keep]).fetchall()]
+            "SELECT run_id FROM runs WHERE status IN ('built', 'exported') ORDER BY seq DESC").fetchall()][:keep]
         row = wh.con.execute(PUBLISHED_RUN_QUERY).fetchone()
         published = row[0] if row else None
         kept = set(newest) | ({published} if published else set())
@@ -119,8 +120,10 @@ def prune_runs(db: str | Path, keep: int, wait: float = 0.0) -> PruneResult:
             # the original since the copy, nor open the new file before it is complete.
             rename_into_place(tmp, path)
         except (duckdb.Error, OSError) as exc:
-            raise WarehouseError(f"prune failed, the warehouse {path} is unchanged: "
-                                 f"{duckdb_detail(exc)}") from None
+            # Says "damaged" when the old file could not be read whole, "disk full" when the copy
+            # could not be written; either way the original file is the one left in place.
+            raise WarehouseError(f"prune failed, nothing was deleted: {warehouse_error(path, exc).message}",
+                                 path=path) from None
         finally:
             _remove(tmp)
     return PruneResult(len(doomed), kept_in_order, published, size_before, path.stat().st_size)

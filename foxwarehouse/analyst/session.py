@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -411,6 +412,15 @@ _EXPLAIN_PREFIX = re.compile(
     r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*explain\s+(?:analy[sz]e\b|\([^)]*\))?", re.IGNORECASE | re.DOTALL)
 
 
+NO_STATEMENT = "query: no SQL statement to run (the SQL is empty, only comments or only semicolons)"
+
+
+def check_limit(limit: int | None) -> None:
+    """`query --limit N`: N >= 0 (0 prints the column names only); None prints every row."""
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be a whole number >= 0 (0 prints the column names only), got {limit}")
+
+
 def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Raise FoxError unless every statement of `sql` only reads (classified by DuckDB's parser)."""
     try:
@@ -418,7 +428,7 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     except (duckdb.Error, ValueError) as exc:
         raise QueryError(f"query failed: {duckdb_detail(exc)}") from None
     if not statements:
-        raise QueryError("query: no statement to run (the SQL is empty or only comments)")
+        raise QueryError(NO_STATEMENT)
     for statement in statements:
         kind = statement.type
         if kind == duckdb.StatementType.EXPLAIN:
@@ -444,10 +454,9 @@ def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = N
 
     Only read statements run (see ``check_read_only``); every statement is checked before any runs.
     """
-    if limit is not None and limit < 0:
-        raise UsageError("--limit must be >= 0")
+    check_limit(limit)
     if not sql.strip():
-        raise QueryError("query: no statement to run (the SQL is empty)")
+        raise QueryError(NO_STATEMENT)
     with AnalystWarehouse(db, wait=wait, project_dir=project_dir) as aw:
         check_read_only(aw.con, sql)
         try:
@@ -461,7 +470,8 @@ def run_query(db: str | Path, sql: str, wait: float = 0.0, limit: int | None = N
             return [], [], []
         names = [d[0] for d in cur.description]
         types = [str(d[1]) for d in cur.description]
-        rows = cur.fetchmany(limit) if limit is not None else cur.fetchall()
+        # fetchmany takes a 64-bit count; a larger limit than any result can hold means every row.
+        rows = cur.fetchmany(limit) if limit is not None and limit < sys.maxsize else cur.fetchall()
     return names, types, rows
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -17,6 +18,7 @@ from .. import jobs_json
 from ..engine import DuckDBEngine
 from ..errors import BuildError, FoxError, ModelError, duckdb_detail
 from ..faults import checkpoint
+from ..file_errors import is_storage_failure, warehouse_error
 from ..jobs_json import JOB_JSON_SQL
 from ..model_versions import known_versions, model_versions, models_fingerprint, project_git
 from ..render import RelationResolver, model_order, projection_of, quote_identifier, sql_literal, view_models
@@ -138,7 +140,7 @@ def build(
                 if name in on_demand:
                     continue
                 _materialise(engine, catalog, name, rendered[name].sql, run_id, run_literal, existing,
-                             str(rendered[name].path))
+                             str(rendered[name].path), wh.path)
                 checkpoint(f"build:model:{name}")
             check_unique_job_ids(con, catalog, run_id)
             if audit is not None:
@@ -167,6 +169,8 @@ def build(
         raise
     except engine.Error as exc:
         _mark_failed(wh, run_id, str(exc))
+        if is_storage_failure(exc, wh.path):  # the disk or the file failed, not a model's SQL
+            raise warehouse_error(wh.path, exc) from None
         raise ModelError(f"build failed: {duckdb_detail(exc)}") from None
     finally:
         drop_temp_views(wh.con)
@@ -197,11 +201,13 @@ def _mark_failed(wh: Warehouse, run_id: str, message: str) -> None:
 
 
 def _materialise(engine: DuckDBEngine, catalog: str, name: str, sql: str, run_id: str, run_literal: str,
-                 existing: set[str], path: str) -> None:
+                 existing: set[str], path: str, db_path: Path) -> None:
     table = f"{catalog}.main.{quote_identifier(name)}"
     try:
         columns = engine.describe(sql)
     except engine.Error as exc:
+        if is_storage_failure(exc, db_path):
+            raise
         raise ModelError(f"{path}: {duckdb_detail(exc)}", model=name, path=path) from None
     names = [c[0] for c in columns]
     clash = [c for c in names if c.lower() in RESERVED_COLUMNS]
@@ -221,6 +227,8 @@ def _materialise(engine: DuckDBEngine, catalog: str, name: str, sql: str, run_id
     try:
         engine.execute(f"INSERT INTO {table} BY NAME SELECT {run_literal} AS run_id, * FROM ({sql})")
     except engine.Error as exc:
+        if is_storage_failure(exc, db_path):
+            raise
         raise ModelError(f"{path}: {duckdb_detail(exc)}", model=name, path=path) from None
     engine.execute(
         f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS "

@@ -152,24 +152,31 @@ def _resolve_run_side(side: Side, wh: Warehouse) -> None:
 
 
 def _load_file_side(side: Side, con: duckdb.DuckDBPyConnection, wh: Warehouse | None) -> None:
-    from ..plan_schema import resolve_plan_path
+    from ..plan_schema import check_plan
 
-    given = Path(side.ref).expanduser()
-    path = resolve_plan_path(given)
-    if path is None:
-        what = "folder holds no master_training_plan.json" if given.is_dir() else "no such file"
-        raise PlanFileError(f"cannot read plan file {side.ref}: {what}")
-    path = path.absolute()
+    # The plan's shape is checked first, by the schema validate and load_plan use: DuckDB's reader
+    # would take a plan whose metadata is a string, and recurses on deeply nested values. Consistency
+    # across jobs is not required: a repeated job_id gives a warning below.
+    checked = check_plan(side.ref, max_errors=3, consistency=False)
+    if checked.stage == "locate":
+        raise PlanFileError(f"cannot read plan file {side.ref}: {checked.one_line()}", path=side.ref)
+    assert checked.file is not None
+    path = checked.file.absolute()
     side.path = str(path)
-    if not os.access(path, os.R_OK) or path.is_dir():
-        raise PlanFileError(f"cannot read plan file {side.path}: permission denied or not a file")
+    if checked.stage == "read":
+        raise PlanFileError(f"cannot read plan file {side.path}: {checked.one_line()}", path=side.path)
+    if not checked.ok:
+        raise PlanFileError(f"{side.path} is not a training plan: {checked.one_line()} "
+                            f"(see 'foxwarehouse validate FILE')", path=side.path)
+    doc, checked.document = checked.document, None
     table = f"fw_diff_file_{side.name}"
     side.jobs_relation, side.jobs_key = f"temp.main.{table}", f"file:{side.name}"
     raw = f"{table}_raw"
     try:
         if _GLOB_CHARS.search(str(path)):
-            _read_plan_python(con, path, raw)
+            _read_plan_python(con, doc, raw)
         else:
+            del doc  # read again by DuckDB below: do not hold both copies in memory
             # The whole plan is one JSON object: the reader's buffer must hold the file.
             size = min(max(path.stat().st_size + 1024, 16 << 20), (1 << 31) - 1)
             _memory_for_file(con, size)
@@ -234,18 +241,14 @@ def _memory_for_file(con: duckdb.DuckDBPyConnection, size: int) -> None:
         con.execute(f"SET memory_limit = '{5 * size >> 20}MiB'")
 
 
-def _read_plan_python(con: duckdb.DuckDBPyConnection, path: Path, raw: str) -> None:
-    """Fallback for file names DuckDB would read as a glob pattern: parse with Python."""
-    from ..plan_schema import read_plan_document
-
-    doc, problems = read_plan_document(path)
-    if problems:
-        raise PlanFileError(f"cannot read plan file {path}: {problems[0]}")
-    if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), list):
-        raise PlanFileError(f"{path} is not a training plan: expected one JSON object with a 'jobs' list")
+def _read_plan_python(con: duckdb.DuckDBPyConnection, doc: dict[str, Any], raw: str) -> None:
+    """Fallback for file names DuckDB would read as a glob pattern: the plan parsed by Python."""
+    try:
+        texts = [json.dumps(doc.get("metadata")), json.dumps(doc["jobs"])]
+    except RecursionError:  # parsed just under Python's limit, written back from deeper in the stack
+        raise PlanFileError("the plan is nested too deeply to be read") from None
     con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT CAST(? AS JSON) AS metadata, "
-                f"CAST(CAST(? AS JSON) AS {_JOBS_TYPE}) AS jobs",
-                [json.dumps(doc.get("metadata")), json.dumps(doc["jobs"])])
+                f"CAST(CAST(? AS JSON) AS {_JOBS_TYPE}) AS jobs", texts)
 
 
 # --- the diff -------------------------------------------------------------------------------

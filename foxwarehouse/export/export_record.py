@@ -103,6 +103,16 @@ def read_folder_manifest(folder: Path) -> dict[str, tuple[int, int]] | None:
         return None
 
 
+def read_folder_manifest_run(folder: Path) -> str | None:
+    """The run id a published folder's manifest names (the run whose plan it holds), or None."""
+    try:
+        with open(Path(folder) / FOLDER_MANIFEST, encoding="utf-8") as fh:
+            run_id = json.load(fh).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return run_id if isinstance(run_id, str) else None
+
+
 def read_folder_manifest_versions(folder: Path) -> dict[str, set[tuple[int, int]]] | None:
     """Like :func:`read_folder_manifest`, with every version a manifest names for a file.
 

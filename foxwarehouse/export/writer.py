@@ -26,13 +26,15 @@ from typing import Any
 
 import yaml
 
-from .. import jobs_json
-from ..atomic import atomic_stream, copy_file_atomic, write_text_atomic
+from .. import interrupts, jobs_json
+from ..atomic import atomic_stream, copy_file_atomic, unusable_path, write_text_atomic
 from ..engine import CHUNK_ROWS, one_row
 from ..errors import ExportError, OutputError
 from ..faults import checkpoint
+from ..file_errors import error_detail, is_storage_failure, storage_problem, warehouse_error
 from ..render import quote_identifier, sql_literal
-from ..warehouse import Warehouse, utc_now
+from ..warehouse import PUBLISHED_RUN_QUERY, Warehouse, utc_now
+from .export_record import read_folder_manifest_run
 from .export_views import write_derived_views
 from .markdown import TOP_N, routing_plan_markdown, training_plan_markdown
 from .publish import Publisher, discard_staging, new_staging, output_lock, write_manifest
@@ -70,30 +72,36 @@ def export(wh: Warehouse, run_id: str, out_dir: str | os.PathLike[str], wait: fl
     `config` is the run's config when the caller holds it (else it is read from the run);
     `job_json` a table of the run's job JSON the build already made (else it is made here).
     """
-    try:
-        return _export(wh, run_id, out_dir, wait, config, job_json)
-    finally:
+    # From publishing until the run is recorded exported, a Ctrl-C or SIGTERM waits (SPEC §7): an
+    # interrupt never leaves the new plan live with its run still 'built'.
+    with interrupts.critical() as live:
         try:
-            wh.engine.execute(f"DROP TABLE IF EXISTS {job_json or jobs_json.JOB_JSON_TABLE}")
-        except wh.engine.Error:
-            pass
+            return _export(wh, run_id, out_dir, wait, config, job_json, live)
+        finally:
+            try:
+                wh.engine.execute(f"DROP TABLE IF EXISTS {job_json or jobs_json.JOB_JSON_TABLE}")
+            except wh.engine.Error:
+                pass
 
 
 def _export(wh: Warehouse, run_id: str, out_dir: str | os.PathLike[str], wait: float,
-            config: dict[str, Any] | None, job_json: str | None) -> ExportResult:
+            config: dict[str, Any] | None, job_json: str | None, live: interrupts.Section) -> ExportResult:
     run = wh.run(run_id)
     if run["status"] not in ("built", "exported"):
         raise ExportError(f"run {run_id} is {run['status']}, not built; run 'foxwarehouse build' first")
     if config is None:
         config = wh.run_config(run_id)
     out = Path(out_dir)
-    if os.path.lexists(out) and not out.is_dir():
-        raise OutputError(f"output folder {out} is not a folder; choose another --out")
+    try:
+        check_export_folder(out)
+    except OutputError as exc:
+        raise OutputError(f"{exc.message} ({_not_published(wh, run, out, hint=False)})", path=out) from None
     try:
         out.mkdir(parents=True, exist_ok=True)
         staging = new_staging(out, run_id)
     except OSError as exc:
-        raise ExportError(f"cannot write export folder {out}: {exc}", path=out) from None
+        raise ExportError(f"cannot write export folder {out}: {_os_detail(exc)} ({_not_published(wh, run, out)})",
+                          path=out) from None
     checkpoint("export:start")
     writer = _Writer(wh, run, config, staging, job_json)
     try:
@@ -104,18 +112,72 @@ def _export(wh: Warehouse, run_id: str, out_dir: str | os.PathLike[str], wait: f
         with output_lock(out, wait):
             checkpoint("publish:locked")
             publisher = Publisher(out, staging, run_id, writer.candidates_name, list(PLAN_FOLDERS), run["input_path"])
+            live.begin()
             warnings = publisher.run()
         checkpoint("export:published")
-    except OSError as exc:
+    except (OSError, wh.engine.Error) as exc:
+        # Disk full or a refused write, in the staging folder (a parquet COPY raises DuckDB's
+        # IOException, a plan file an OSError) or while publishing: nothing visible changed.
         _discard(staging)
-        raise ExportError(f"cannot write the export to {out}: {exc}; the previous export is unchanged", path=out) from None
+        if isinstance(exc, wh.engine.Error) and not is_storage_failure(exc, staging.name):
+            raise
+        raise ExportError(f"cannot write the export to {out}: {_os_detail(exc)}; the previous export is unchanged "
+                          f"({_not_published(wh, run, out)})", path=out) from None
     except BaseException:
         _discard(staging)
         raise
-    with wh.transaction():
-        wh.set_run(run_id, status="exported", exported_at=utc_now(), export_dir=str(out))
+    try:
+        with wh.transaction():
+            wh.set_run(run_id, status="exported", exported_at=utc_now(), export_dir=str(out))
+    except wh.engine.Error as exc:
+        # The plan is live in `out` but the warehouse could not record it (a full disk under the
+        # warehouse, say): `published` still names the run before. Say so; exporting again fixes it.
+        raise ExportError(f"run {run_id}'s plan was published to {out}, but the warehouse {wh.path} could not "
+                          f"record it ({warehouse_error(wh.path, exc).message}); until "
+                          f"'foxwarehouse export --run {run_id}' succeeds, 'published' names the run before",
+                          path=wh.path) from None
+    live.note = f"run {run_id}'s plan had already been published to {out} and recorded as exported"
     checkpoint("export:marked-exported")
     return ExportResult(run_id, out, writer.files, writer.summary, writer.metadata, warnings)
+
+
+def check_export_folder(out: str | os.PathLike[str]) -> None:
+    """OutputError (one line saying what is in the way) unless `out` is or can be made a folder:
+    a file, device, dangling link or link loop at `out` or in place of a folder above it."""
+    problem = unusable_path(out, "folder")
+    if problem is not None:
+        raise OutputError(f"cannot export to {out}: {problem}; choose another --out", path=Path(out))
+
+
+def _os_detail(exc: BaseException) -> str:
+    """A failed write as words: "no space left on device (disk full): FILE" and the like."""
+    problem = storage_problem(exc)
+    text = error_detail(exc)
+    if problem == "disk full" and "disk full" not in text.lower():
+        text = f"disk full ({text})"
+    return text
+
+
+def _not_published(wh: Warehouse, run: dict[str, Any], out: Path, hint: bool = True) -> str:
+    """What a failed export leaves: this run not published, and which run's plan `out` still holds.
+
+    `latest` (the newest built run) then differs from `published` (the run whose plan was exported
+    last) until an export of the run succeeds; docs/PUBLISHING.md, "published versus latest".
+    """
+    run_id = run["run_id"]
+    held = read_folder_manifest_run(out / "training_plan")
+    try:
+        row = wh.con.execute(PUBLISHED_RUN_QUERY).fetchone()
+    except wh.engine.Error:
+        row = None
+    published = row[0] if row else None
+    verb = "was not published again" if run.get("status") == "exported" else "is built but not published"
+    text = f"run {run_id} {verb}"
+    if held is not None and held != run_id:
+        text += f"; {out} still holds run {held}'s plan" + (", the 'published' run" if held == published else "")
+    if hint:
+        text += f"; 'foxwarehouse export --run {run_id}' publishes it once the folder can be written"
+    return text
 
 
 def _discard(staging: Path) -> None:

@@ -20,6 +20,7 @@ from ..engine import one_row
 from ..errors import InputError
 from ..export.export_record import owned_top_level_file
 from ..faults import checkpoint
+from ..formatting import visible_controls
 from ..render import quote_identifier, sql_literal
 from ..vocabulary import STABILITIES
 from ..warehouse import Warehouse, new_run_id, utc_now
@@ -53,21 +54,32 @@ LEAKAGE_COLUMNS: dict[str, Any] = {
 }
 
 
+# Stability values must be finite and in range (NaN is a missing value): column -> (low, high or None).
+STABILITY_RANGES: tuple[tuple[str, float, float | None], ...] = (
+    ("mean_overlap", 0.0, 1.0), ("std_overlap", 0.0, None), ("mean_tau", -1.0, 1.0), ("std_tau", 0.0, None),
+)
+# A snapshot's overlap is a Jaccard index and its tau a Kendall tau.
+SNAPSHOT_RANGES: tuple[tuple[str, float, float | None], ...] = (("overlap", 0.0, 1.0), ("tau", -1.0, 1.0))
+
+
 @dataclass(frozen=True)
 class InputSpec:
     name: str                 # logical source name
     table: str                # warehouse table
     columns: dict[str, Any]
     required: tuple[str, ...]
-    keyed: bool               # one row per (target, symbol) key
+    keyed: bool               # one row per key: (target, symbol) plus key_extra
+    key_extra: tuple[str, ...] = ()
+    ranges: tuple[tuple[str, float, float | None], ...] = ()
 
 
 CANDIDATES = InputSpec("routing_candidates", "source_routing_candidates", CANDIDATE_COLUMNS,
-                       ("target", "score", "sample_size"), True)
+                       ("target", "score", "sample_size"), True, ranges=STABILITY_RANGES)
 FEATURE_SELECTION = InputSpec("feature_selection", "source_feature_selection", FEATURE_SELECTION_COLUMNS,
                               ("target", "score", "sample_size"), True)
+# A snapshot row without a snapshot_id has no key to repeat (like NULL in a SQL UNIQUE key).
 SNAPSHOTS = InputSpec("stability_snapshots", "source_stability_snapshots", SNAPSHOT_COLUMNS,
-                      ("target", "overlap", "tau"), False)
+                      ("target", "overlap", "tau"), True, ("snapshot_id",), SNAPSHOT_RANGES)
 LEAKAGE = InputSpec("leakage", "source_leakage", LEAKAGE_COLUMNS, ("target", "leakage_status"), True)
 
 MAX_SHOWN = 5
@@ -77,7 +89,7 @@ MAX_SHOWN = 5
 # line breaks, no-break and wide spaces); unlike Python's str.strip() it leaves the ASCII
 # separator controls 0x1C-0x1F alone, which are not spacing and may be part of a name.
 WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
-TRIMMED_NAMES = ("target", "symbol")
+TRIMMED_NAMES = ("target", "symbol", "snapshot_id")
 
 
 def trim_names(expr: str) -> str:
@@ -228,6 +240,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path, run_
     try:
         if fmt == "parquet":
             con.execute("CREATE TEMP TABLE ingest_stage AS SELECT * FROM read_parquet(?)", [str(path)])
+            _check_parquet_names(con, path)
         else:
             layout = scan_csv(path)
             con.execute(
@@ -244,12 +257,71 @@ def _load_file(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path, run_
     checkpoint(f"ingest:after-stage:{spec.name}")
     try:
         stage = _StagedFile(con, spec, path)
-        counts = stage.load(run_id)
+        try:
+            counts = stage.load(run_id)
+        except (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException,
+                duckdb.BinderException) as exc:
+            # The checks are meant to catch every bad value first; a value they missed still names the file.
+            raise InputError(f"{path}: cannot be loaded: {_error_text(exc)}", path=path) from None
         checkpoint(f"ingest:after-insert:{spec.name}")
         return counts
     finally:
+        _drop_stage(con)
+
+
+def _drop_stage(con: duckdb.DuckDBPyConnection) -> None:
+    try:
         con.execute("DROP TABLE IF EXISTS temp.main.ingest_stage")
         con.execute("DROP TABLE IF EXISTS temp.main.ingest_merged")
+    except duckdb.TransactionException:
+        pass  # a failed statement aborted the ingest transaction: its rollback drops them, and that error is raised
+
+
+def _column_key(name: str) -> str:
+    """How a column (or struct field) name is matched: case-insensitively, without surrounding spaces or a BOM."""
+    return name.strip().lower().lstrip("\ufeff")
+
+
+def _check_parquet_names(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Reject a parquet file with two columns (or two `stability_metrics` fields) of one name.
+
+    DuckDB reads a repeated name as `score_1` (also `SCORE` after `score`), so the staged table
+    would silently use the first; the file's own schema has the real names.
+    """
+    schema = con.execute("SELECT name, coalesce(num_children, 0) FROM parquet_schema(?) ORDER BY column_id",
+                         [str(path)]).fetchall()
+    # Depth-first: the root, then each column followed by its nested elements.
+    top: list[tuple[str, int]] = []   # (name, index of its first child)
+    pos = 1
+    for _ in range(int(schema[0][1]) if schema else 0):
+        top.append((schema[pos][0], pos + 1))
+        pos = _skip_element(schema, pos)
+    _no_repeats(path, [name for name, _ in top], "column {name!r} appears more than once (columns {a} and {b})")
+    for name, first in top:
+        if _column_key(name) == "stability_metrics":
+            fields, pos = [], first
+            for _ in range(int(schema[first - 1][1])):
+                fields.append(schema[pos][0])
+                pos = _skip_element(schema, pos)
+            _no_repeats(path, fields, f"column {name!r}: field {{name!r}} appears more than once (fields {{a}} and {{b}})")
+
+
+def _skip_element(schema: list[tuple[Any, ...]], pos: int) -> int:
+    """The position after the schema element at `pos` and all its nested elements."""
+    children = int(schema[pos][1])
+    pos += 1
+    for _ in range(children):
+        pos = _skip_element(schema, pos)
+    return pos
+
+
+def _no_repeats(path: Path, names: list[str], message: str) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        key = _column_key(name)
+        if key in seen:
+            raise InputError(f"{path}: " + message.format(name=name, a=seen[key] + 1, b=i + 1), path=path)
+        seen[key] = i
 
 
 def _error_text(exc: BaseException) -> str:
@@ -381,11 +453,21 @@ class _StagedFile:
         self.types: dict[str, str] = {}
         self.names: dict[str, str] = {}
         for name, dtype, *_ in described:
-            key = name.strip().lower().lstrip("\ufeff")
+            key = _column_key(name)
             if key in self.names:
                 raise InputError(f"{path}: column {name!r} appears more than once", path=path)
             self.names[key] = name
             self.types[key] = dtype.upper()
+        # FoxML's `stability_metrics` struct: its fields by key, with their own types.
+        self.fields: dict[str, tuple[str, str]] = {}
+        if self.types.get("stability_metrics", "").startswith("STRUCT"):
+            column = quote_identifier(self.names["stability_metrics"])
+            for name, dtype, *_ in con.execute(f"DESCRIBE SELECT {column}.* FROM temp.main.ingest_stage").fetchall():
+                key = _column_key(name)
+                if key in self.fields:
+                    raise InputError(f"{path}: column {self.names['stability_metrics']!r}: field {name!r} appears more "
+                                     f"than once", path=path)
+                self.fields[key] = (name, dtype.upper())
         count, base = one_row(con.execute("SELECT count(*), coalesce(min(rowid), 0) FROM temp.main.ingest_stage"))
         self.row_count = int(count)
         # The 1-based data row number. A temp table made inside the ingest transaction numbers its
@@ -393,7 +475,7 @@ class _StagedFile:
         self.row = f"(rowid - {int(base)} + 1)"
         missing = [c for c in spec.required if c not in self.names]
         if missing:
-            found = ", ".join(self.names[k] for k in self.names) or "(none)"
+            found = visible_controls(", ".join(self.names[k] for k in self.names), backslash=False) or "(none)"
             raise InputError(
                 f"{path}: missing required column{'s' if len(missing) > 1 else ''} "
                 f"{', '.join(missing)} (columns found: {found[:300]})",
@@ -402,20 +484,27 @@ class _StagedFile:
 
     # --- expressions ------------------------------------------------------------------------
 
+    def _from_struct(self, column: str) -> bool:
+        """True when `column` is read from a field of the `stability_metrics` struct."""
+        return column not in self.names and column in STABILITY_METRICS + ("n_snapshots",) and column in self.fields
+
     def _raw(self, column: str) -> str | None:
         if column in self.names:
             return quote_identifier(self.names[column])
-        if column in STABILITY_METRICS + ("n_snapshots",) and "stability_metrics" in self.names:
-            if self.types["stability_metrics"].startswith("STRUCT") and f"{column} " in self.types["stability_metrics"].lower():
-                return f"{quote_identifier(self.names['stability_metrics'])}.{quote_identifier(column)}"
+        if self._from_struct(column):
+            return f"{quote_identifier(self.names['stability_metrics'])}.{quote_identifier(self.fields[column][0])}"
         return None
+
+    def _label(self, column: str) -> str:
+        """The column as messages name it: the file's own spelling, `stability_metrics.<field>` for a struct field."""
+        if self._from_struct(column):
+            return f"{self.names['stability_metrics']}.{self.fields[column][0]}"
+        return self.names.get(column, column)
 
     def _kind_type(self, column: str) -> str:
         if column in self.names:
             return self.types[column]
-        if column in STABILITY_METRICS:
-            return "DOUBLE"
-        return "BIGINT"
+        return self.fields[column][1]
 
     def typed(self, column: str, kind: Any) -> tuple[str, str | None]:
         """(typed expression, condition that marks a bad value or None)."""
@@ -494,6 +583,9 @@ class _StagedFile:
     def _raise(self, column: str, problem: str, count: int, rows: list[tuple]) -> None:
         shown = "; ".join(f"row {r[0]}: {_show(r[1])}" for r in rows)
         more = f" (and {count - len(rows)} more)" if count > len(rows) else ""
+        if count == 1:  # "1 row is negative", not "1 row are negative"
+            problem = problem.replace("are ", "is ", 1) if problem.startswith("are ") else \
+                problem.replace("have ", "has ", 1) if problem.startswith("have ") else problem
         raise InputError(f"{self.path}: column {column!r}: {count} row{'s' if count != 1 else ''} {problem}: {shown}{more}", path=self.path)
 
     def check_values(self) -> None:
@@ -504,7 +596,37 @@ class _StagedFile:
             raw = self._raw(column)
             count, rows = self._fail_rows(bad, f"CAST({raw} AS VARCHAR)")
             if count:
-                self._raise(column, _problem(kind), count, rows)
+                self._raise(self._label(column), _problem(kind), count, rows)
+        for column in STABILITY_METRICS + ("n_snapshots",):
+            if self.spec is CANDIDATES and column in self.names and column in self.fields:
+                # Given twice: which one is meant is ambiguous (an all-null struct field is no second value).
+                field_sql = f"{quote_identifier(self.names['stability_metrics'])}.{quote_identifier(self.fields[column][0])}"
+                count, rows = self._fail_rows(f"{field_sql} IS NOT NULL", f"CAST({field_sql} AS VARCHAR)")
+                if count:
+                    self._raise(f"{self.names['stability_metrics']}.{self.fields[column][0]}",
+                                f"also give {column}, which column {self.names[column]!r} gives; keep one", count, rows)
+        dtype = self.types.get("stability_metrics")
+        if self.spec is CANDIDATES and dtype is not None and not dtype.startswith("STRUCT") and dtype != '"NULL"':
+            # Not the struct SPEC §2a accepts: its metrics would be silently left out.
+            raw = quote_identifier(self.names["stability_metrics"])
+            count, rows = self._fail_rows(f"{raw} IS NOT NULL", f"CAST({raw} AS VARCHAR)")
+            if count:
+                self._raise(self.names["stability_metrics"],
+                            f"are not a struct with fields {', '.join(STABILITY_METRICS)} ({dtype})", count, rows)
+
+    def check_ranges(self) -> None:
+        """Stability values: finite and in range; NaN is a missing value (SPEC §2 normalisation)."""
+        for column, low, high in self.spec.ranges:
+            raw = self._raw(column)
+            if raw is None:
+                continue
+            expr, _ = self.typed(column, "double")
+            outside = f"{expr} < {low!r}" + (f" OR {expr} > {high!r}" if high is not None else "")
+            count, rows = self._fail_rows(f"({expr} IS NOT NULL AND NOT isnan({expr}) AND (NOT isfinite({expr}) OR {outside}))",
+                                          f"CAST({raw} AS VARCHAR)")
+            if count:
+                allowed = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+                self._raise(self._label(column), f"are not finite numbers {allowed}", count, rows)
 
     def check_rules(self, typed_target: str, typed_symbol: str, aggregate: str, marked: str = "FALSE") -> None:
         count, rows = self._fail_rows(f"{typed_target} IS NULL OR {typed_target} = ''", f"CAST({self._raw('target')} AS VARCHAR)")
@@ -518,28 +640,36 @@ class _StagedFile:
                     self._raise(column, "are negative", count, rows)
         if not self.spec.keyed:
             return
+        extra = [(c, f"NULLIF({self.typed(c, 'text')[0]}, '')") for c in self.spec.key_extra]
+        extra_cols = "".join(f", k{i}" for i in range(len(extra)))
+        extra_select = "".join(f", {expr} AS k{i}" for i, (_, expr) in enumerate(extra))
+        extra_where = "".join(f" AND {expr} IS NOT NULL" for _, expr in extra)
         dupes = self.con.execute(
-            f"""SELECT t, s, list(r ORDER BY r) AS rows_, count(*) OVER () AS n, bool_or(m) AS marked
-                FROM (SELECT {typed_target} AS t, {typed_symbol} AS s, {self.row} AS r, {marked} AS m
-                      FROM temp.main.ingest_stage WHERE NOT ({aggregate}))
-                GROUP BY t, s HAVING count(*) > 1 ORDER BY min(r) LIMIT {MAX_SHOWN}"""
+            f"""SELECT list(r ORDER BY r) AS rows_, count(*) OVER () AS n, bool_or(m) AS marked, t, s{extra_cols}
+                FROM (SELECT {typed_target} AS t, {typed_symbol} AS s, {self.row} AS r, {marked} AS m{extra_select}
+                      FROM temp.main.ingest_stage WHERE NOT ({aggregate}){extra_where})
+                GROUP BY t, s{extra_cols} HAVING count(*) > 1 ORDER BY min(r) LIMIT {MAX_SHOWN}"""
         ).fetchall()
         if dupes:
             shown = "; ".join(
-                f"target={_show(t)} {'(CS row)' if s is None else 'symbol=' + _show(s)} at rows {', '.join(map(str, rows_[:5]))}"
-                for t, s, rows_, _, _ in dupes
+                f"target={_show(t)} {'(CS row)' if s is None else 'symbol=' + _show(s)}"
+                + "".join(f" {c}={_show(v)}" for (c, _), v in zip(extra, values))
+                + f" at rows {', '.join(map(str, rows_[:5]))}"
+                for rows_, _, _, t, s, *values in dupes
             )
             note = ""
-            if any(row[4] for row in dupes):
+            if any(row[2] for row in dupes):
                 note = (f"; a CS row marked in column {self.names.get('mode_fallback', 'mode_fallback')!r} (FoxML's mode "
                         f"fallback) is merged only when it is identical, in every column routing uses, to the row it copies")
-            raise InputError(f"{self.path}: columns 'target', 'symbol': {dupes[0][3]} duplicate key{'s' if dupes[0][3] != 1 else ''}: "
+            columns = ", ".join(repr(c) for c in ("target", "symbol", *self.spec.key_extra))
+            raise InputError(f"{self.path}: columns {columns}: {dupes[0][1]} duplicate key{'s' if dupes[0][1] != 1 else ''}: "
                              f"{shown}{note}", path=self.path)
 
     def load(self, run_id: str) -> dict[str, int]:
         if self.row_count == 0 and self.spec in (CANDIDATES, FEATURE_SELECTION):
             raise InputError(f"{self.path}: has no data rows; refusing to build a plan from empty metrics", path=self.path)
         self.check_values()
+        self.check_ranges()
         exprs = {c: self.typed(c, k)[0] for c, k in self.spec.columns.items()}
         symbol_norm = f"(CASE WHEN {exprs['symbol']} IS NULL OR {exprs['symbol']} IN ('', '__AGG__') THEN NULL ELSE {exprs['symbol']} END)"
         mode = exprs.get("mode")
@@ -562,7 +692,7 @@ class _StagedFile:
             [run_id],
         )
         counts = {"rows_read": self.row_count}
-        if self.spec.keyed and self.spec is not LEAKAGE:
+        if self.spec in (CANDIDATES, FEATURE_SELECTION):
             cs, sym, agg = one_row(self.con.execute(
                 f"SELECT count(*) FILTER (WHERE NOT ({skipped}) AND {symbol_norm} IS NULL), "
                 f"count(*) FILTER (WHERE {symbol_norm} IS NOT NULL), count(*) FILTER (WHERE {aggregate}) "

@@ -18,16 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import yaml
 from jinja2 import Template, nodes
 
-from ..config import load_config_with_notices, validate_config_with_notices
+from ..config import read_config_file, validate_config_with_notices
 from ..errors import ConfigError, FoxError, duckdb_detail
 from ..project import Project, packaged_project
 from ..render import RenderedModel, Renderer, _make_environment, quote_identifier
 from ..warehouse import SOURCE_TABLES, SOURCES
 from .compare import SqlTestError, compare, compare_positional, create_table, format_value
-from .files import SqlCase, YamlLoader, parse_rows, suggest
+from .files import SqlCase, parse_rows, suggest
 
 DEFAULT_KEYS = (("job_id",), ("target", "symbol"), ("target",))
 
@@ -255,11 +254,8 @@ class SqlTestRunner:
         key = json.dumps(overrides, sort_keys=True, default=str)
         if key not in self._configs:
             if self._raw_config is None:
-                try:
-                    self._raw_config = yaml.load(self.config_path.read_text(encoding="utf-8"), Loader=YamlLoader) or {}
-                except (OSError, UnicodeDecodeError, yaml.YAMLError):
-                    load_config_with_notices(self.config_path)  # raises the config loader's own error
-                    raise
+                # read as `plan` reads it: the same values, or the same ConfigError
+                self._raw_config = read_config_file(self.config_path)
             try:
                 # A test case's config notices (FoxML-only keys) are not test results: dropped.
                 self._configs[key], _ = validate_config_with_notices(self._raw_config,

@@ -217,11 +217,90 @@ def make_candidates(out: Path) -> None:
     cols["stability_metrics"] = [{"mean_overlap": 0.9, "std_overlap": 0.05, "mean_tau": 0.8, "std_tau": 0.05}] * 6
     cols["stability_metrics"][1] = {"mean_overlap": 0.9, "std_overlap": 0.5, "mean_tau": 0.8, "std_tau": 0.05}
     write_parquet(out, "c_stability_metrics_struct.parquet", cols, {"stability": pa.string(), "stability_metrics": struct})
+    make_stability_and_columns(out)
     # A 1 MB target name: one dictionary entry, compressed with zstd, so the file stays small.
     big = "T" * (ONE_MB - 3) + "_5m"
     cols = good_columns()
     cols["target"] = [big if t == "ret_5m" else t for t in cols["target"]]
     write_parquet(out, "c_one_mb_target.parquet", cols, compression="zstd", use_dictionary=True)
+
+
+STABILITY = pa.struct([("mean_overlap", pa.float64()), ("std_overlap", pa.float64()),
+                       ("mean_tau", pa.float64()), ("std_tau", pa.float64())])
+STABLE_METRICS = {"mean_overlap": 0.9, "std_overlap": 0.05, "mean_tau": 0.8, "std_tau": 0.05}
+METRIC_NAMES = list(STABLE_METRICS)
+
+
+def write_table(out: Path, name: str, table: pa.Table) -> None:
+    """A parquet file from an Arrow table as given (which may repeat a column name)."""
+    path = out / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+
+
+def with_metrics(**changes: Any) -> list[list[Any]]:
+    """GOOD_ROWS plus the four stability metrics columns (stable everywhere), with {(row, column): value} changes."""
+    rows = [list(r) + [STABLE_METRICS[m] for m in METRIC_NAMES] for r in GOOD_ROWS]
+    for key, value in changes.items():
+        row, column = key.split("_", 1)
+        rows[int(row[1:])][len(HEADER) + METRIC_NAMES.index(column)] = value
+    return rows
+
+
+def make_stability_and_columns(out: Path) -> None:
+    """Repeated column names and the stability metrics' types and ranges (SPEC §2 normalisation)."""
+    # Two columns of one name: DuckDB reads the second parquet one as score_1, so the real schema decides.
+    cols = good_columns()
+    arrays = [pa.array(v, type=ARROW[k]) for k, v in cols.items()]
+    names = list(cols)
+    i = names.index("score")
+    write_table(out, "c_duplicate_score_column.parquet", pa.Table.from_arrays(
+        arrays[:i] + [pa.nulls(6, pa.float64())] + arrays[i:], names=names[:i] + ["score"] + names[i:]))
+    write_table(out, "c_duplicate_column_case.parquet", pa.Table.from_arrays(
+        arrays + [pa.array([0.1] * 6)], names=names + ["SCORE"]))
+    cols = good_columns()
+    fields = pa.struct([("mean_overlap", pa.float64()), ("MEAN_OVERLAP", pa.float64())])
+    cols["stability_metrics"] = [{"mean_overlap": 0.1, "MEAN_OVERLAP": 0.9}] * 6
+    write_parquet(out, "c_stability_struct_duplicate_field.parquet", cols, {"stability_metrics": fields})
+    # Out of range or infinite stability metrics (NaN is a missing value).
+    columns = {**good_columns(), **{m: [STABLE_METRICS[m]] * 6 for m in METRIC_NAMES}}
+    columns["stability"] = [None] * 6
+    columns["mean_overlap"] = [0.9, math.inf, 0.9, 0.9, 0.9, 0.9]
+    write_parquet(out, "c_mean_overlap_infinite.parquet", columns, {m: pa.float64() for m in METRIC_NAMES})
+    write_csv(out, "c_mean_tau_out_of_range.csv", HEADER + METRIC_NAMES, with_metrics(r1_mean_tau=7.0, r3_mean_tau=-1.5))
+    write_csv(out, "c_mean_overlap_above_one.csv", HEADER + METRIC_NAMES, with_metrics(r2_mean_overlap="1.0001"))
+    write_csv(out, "c_std_overlap_negative.csv", HEADER + METRIC_NAMES, with_metrics(r4_std_overlap=-0.01))
+    write_csv(out, "c_std_tau_infinite.csv", HEADER + METRIC_NAMES, with_metrics(r0_std_tau="Infinity"))
+    # Accepted: -0.0 is 0, NaN is missing, the bounds themselves are in range.
+    write_csv(out, "c_stability_edge_values.csv", HEADER + METRIC_NAMES,
+              with_metrics(r0_std_overlap=-0.0, r0_mean_tau=-1.0, r1_std_tau="-0.0", r1_mean_overlap=1.0,
+                           r2_std_overlap="NaN", r2_mean_tau="nan", r3_mean_overlap=0.0, r3_mean_tau=1.0))
+    # The struct column: values out of range, text fields, a column of another type, fewer and more fields.
+    def struct_file(name: str, values: list[Any], fields: pa.DataType = STABILITY) -> None:
+        cols = good_columns()
+        cols["stability"] = [None] * 6
+        cols["stability_metrics"] = values
+        write_parquet(out, name, cols, {"stability": pa.string(), "stability_metrics": fields})
+    values: list[Any] = [dict(STABLE_METRICS) for _ in range(6)]
+    values[2]["mean_tau"] = 7.0
+    values[5]["mean_tau"] = -math.inf
+    struct_file("c_stability_struct_out_of_range.parquet", values)
+    text = pa.struct([(m, pa.string()) for m in METRIC_NAMES])
+    values = [{m: str(v) for m, v in STABLE_METRICS.items()} for _ in range(6)]
+    values[1]["std_overlap"] = "x"
+    struct_file("c_stability_struct_text_fields.parquet", values, text)
+    values = [{m: str(v) for m, v in STABLE_METRICS.items()} for _ in range(6)]
+    values[1]["std_overlap"] = "0.5"
+    struct_file("c_stability_struct_numeric_text.parquet", values, text)
+    struct_file("c_stability_metrics_not_a_struct.parquet",
+                ['{"mean_overlap": 0.9}'] + [None] * 5, pa.string())
+    partial = pa.struct([("mean_overlap", pa.float64()), ("std_overlap", pa.float64()), ("status", pa.string())])
+    values = [{"mean_overlap": 0.9, "std_overlap": 0.05, "status": "stable"} for _ in range(6)]
+    values[1]["std_overlap"] = 0.5
+    struct_file("c_stability_struct_partial_fields.parquet", values, partial)
+    cols = good_columns()
+    cols["stability"] = [1, 1, 2, 1, 1, 1]
+    write_parquet(out, "c_stability_integer_column.parquet", cols, {"stability": pa.int64()})
 
 
 # --- raw metrics directories -------------------------------------------------------------------
@@ -270,6 +349,40 @@ def make_raw(out: Path) -> None:
     write_bytes(out, d + "stability_snapshots.parquet", whole[: len(whole) - 20])
     d = "raw_no_metrics/"
     write_bytes(out, d + "notes.txt", b"metrics were not written here\n")
+    # Names matched case-insensitively; two spellings of one source are ambiguous.
+    d = "raw_leakage_capitalised/"
+    write_csv(out, d + "Feature_Selection.CSV", FS_HEADER, FS_ROWS)
+    write_table(out, d + "Leakage.parquet", pa.table({"target": ["ret_1d"], "symbol": ["AAA"], "leakage_status": ["BLOCKED"]}))
+    d = "raw_leakage_two_spellings/"
+    write_csv(out, d + "feature_selection.csv", FS_HEADER, FS_ROWS)
+    write_csv(out, d + "leakage.csv", LEAK_HEADER, LEAK_ROWS)
+    write_table(out, d + "Leakage.parquet", pa.table({"target": ["ret_1d"], "symbol": ["AAA"], "leakage_status": ["SAFE"]}))
+    # Keys: a snapshot id repeated for one pair, CS markers that all mean the CS row.
+    d = "raw_snapshots_duplicate/"
+    write_csv(out, d + "feature_selection.csv", FS_HEADER, FS_ROWS)
+    write_csv(out, d + "stability_snapshots.csv", SNAP_HEADER, SNAP_ROWS + [["ret_5m", " AAA ", "s2", 0.1, 0.1]])
+    d = "raw_snapshots_cs_markers_collide/"
+    write_csv(out, d + "feature_selection.csv", FS_HEADER, FS_ROWS)
+    write_csv(out, d + "stability_snapshots.csv", SNAP_HEADER, SNAP_ROWS + [["ret_5m", "__AGG__", "s1", 0.9, 0.9]])
+    d = "raw_leakage_cs_markers_collide/"
+    write_csv(out, d + "feature_selection.csv", FS_HEADER, FS_ROWS)
+    write_csv(out, d + "leakage.csv", LEAK_HEADER, LEAK_ROWS + [["ret_5m", "", "SAFE", ""], ["ret_5m", "__AGG__", "BLOCKED", ""]])
+    d = "raw_feature_selection_duplicate_column/"
+    fs = good_columns(FS_ROWS, FS_HEADER)
+    write_table(out, d + "feature_selection.parquet", pa.Table.from_arrays(
+        [pa.array(v, type=ARROW[k]) for k, v in fs.items()] + [pa.array([None] * 6, pa.float64())],
+        names=list(fs) + ["Score"]))
+    # Snapshot values out of range (NaN stays a missing value: raw_mixed_case_and_nan).
+    d = "raw_snapshots_overlap_out_of_range/"
+    write_csv(out, d + "feature_selection.csv", FS_HEADER, FS_ROWS)
+    rows = [list(r) for r in SNAP_ROWS]
+    rows[2][3] = 1.5
+    write_csv(out, d + "stability_snapshots.csv", SNAP_HEADER, rows)
+    d = "raw_snapshots_tau_infinite/"
+    write_csv(out, d + "feature_selection.csv", FS_HEADER, FS_ROWS)
+    write_table(out, d + "stability_snapshots.parquet", pa.table({
+        "target": ["ret_5m"] * 2, "symbol": ["AAA"] * 2, "snapshot_id": ["s1", "s2"], "overlap": [0.8, 0.8],
+        "tau": [0.7, math.inf]}))
     # Accepted: optional files present but empty, mixed-case enums, NaN overlap.
     d = "raw_empty_optional_files/"
     write_csv(out, d + "feature_selection.csv", FS_HEADER, FS_ROWS)

@@ -298,7 +298,7 @@ def test_bad_references_exit_2_with_a_clear_message(fw, two_runs, tmp_path):
     assert "is not a training plan" in _error(fw, "latest", not_a_plan)
     no_ids = tmp_path / "no_ids.json"
     no_ids.write_text('{"metadata": {}, "jobs": [{"target": "T1", "route": "ROUTE_BOTH"}]}')
-    assert "jobs[0] lacks one of job_id" in _error(fw, "latest", no_ids)
+    assert "is not a training plan" in _error(fw, "latest", no_ids)
     assert "warehouse not found" in _error(fw, "latest", "latest~1", db=tmp_path / "none.duckdb")
 
 

@@ -25,7 +25,7 @@ def row(target: str, symbol: str | None, score: Any, sample_size: int = 10_000, 
 
 # A small plan with every route (SIMPLE_CONFIG), plus NaN/inf metrics that must never reach JSON.
 ROWS = [
-    row("fwd_ret_15m", None, 0.8, mean_overlap=math.nan, std_tau=math.inf),
+    row("fwd_ret_15m", None, 0.8, mean_overlap=math.nan, std_tau=math.nan),
     row("fwd_ret_15m", "AAPL", 0.8, score_ci_low=-math.inf, score_ci_high=math.nan),
     row("fwd_ret_15m", "MSFT", 0.1),
     row("will_peak_4h", "AAPL", 0.6, task_type="BINARY_CLASSIFICATION"),

@@ -155,6 +155,28 @@ def check_struct_metrics(o: Outcome, base: Baseline) -> None:
     assert pair(o, "ret_5m", "BBB")["local_state"] == "WEAK_BUT_OK"         # classified STABLE
 
 
+def check_stability_edge_values(o: Outcome, base: Baseline) -> None:
+    rows = {(r["target"], r["symbol"]): r for r in o.candidates()}
+    assert rows[("ret_5m", None)]["std_overlap"] == 0.0 and rows[("ret_5m", None)]["mean_tau"] == -1.0
+    assert rows[("ret_5m", "AAA")]["std_tau"] == 0.0 and rows[("ret_5m", "AAA")]["mean_overlap"] == 1.0
+    assert rows[("ret_5m", "BBB")]["std_overlap"] is None and rows[("ret_5m", "BBB")]["mean_tau"] is None  # NaN: missing
+    assert rows[("ret_5m", "CCC")]["mean_overlap"] == 0.0 and rows[("ret_5m", "CCC")]["mean_tau"] == 1.0
+    same_plan_as_good_rows(o, base)  # the stability labels are given
+
+
+def check_struct_partial_fields(o: Outcome, base: Baseline) -> None:
+    rows = {(r["target"], r["symbol"]): r for r in o.candidates()}
+    assert rows[("ret_5m", "AAA")]["std_overlap"] == 0.5 and rows[("ret_5m", "AAA")]["mean_overlap"] == 0.9
+    assert rows[("ret_5m", "AAA")]["mean_tau"] is None and rows[("ret_5m", "AAA")]["std_tau"] is None
+    # without tau the metrics do not classify the pair: its stability stays UNKNOWN
+    assert "stability UNKNOWN " in " ".join(pair(o, "ret_5m", "AAA")["reason"])
+
+
+def check_raw_capitalised_leakage(o: Outcome, base: Baseline) -> None:
+    check_raw_accepted(o, base)
+    assert "LEAKAGE_BLOCKED" in pair(o, "ret_1d", "AAA")["reason_codes"]   # Leakage.parquet is the leakage file
+
+
 def check_raw_accepted(o: Outcome, base: Baseline) -> None:
     assert set(o.routing["targets"]) == {"ret_5m", "ret_1d"}
 
@@ -231,6 +253,27 @@ EXPECTATIONS: dict[str, Expect] = {
     "c_sample_size_as_double.parquet": accept("integer stored as double", same_plan_as_good_rows),
     "c_stability_metrics_struct.parquet": accept("struct column", check_struct_metrics),
     "c_one_mb_target.parquet": accept("1 MB target name", check_one_mb_target),
+    # columns repeated under one name (compared case-insensitively; DuckDB renames parquet repeats)
+    "c_duplicate_score_column.parquet": reject("duplicate column", "column 'score' appears more than once", "columns 3 and 4"),
+    "c_duplicate_column_case.parquet": reject("duplicate column", "column 'SCORE' appears more than once", "columns 3 and 8"),
+    "c_stability_struct_duplicate_field.parquet": reject("duplicate column", "column 'stability_metrics'",
+                                                         "field 'MEAN_OVERLAP' appears more than once"),
+    # stability metrics: finite and in range (NaN = missing)
+    "c_mean_overlap_infinite.parquet": reject("stability metric out of range", "column 'mean_overlap'", "[0, 1]", "row 2: 'inf'"),
+    "c_mean_overlap_above_one.csv": reject("stability metric out of range", "column 'mean_overlap'", "[0, 1]", "row 3: '1.0001'"),
+    "c_mean_tau_out_of_range.csv": reject("stability metric out of range", "column 'mean_tau'", "[-1, 1]",
+                                          "row 2: '7.0'", "row 4: '-1.5'"),
+    "c_std_overlap_negative.csv": reject("stability metric out of range", "column 'std_overlap'", ">= 0", "row 5: '-0.01'"),
+    "c_std_tau_infinite.csv": reject("stability metric out of range", "column 'std_tau'", "row 1: 'Infinity'"),
+    "c_stability_struct_out_of_range.parquet": reject("stability metric out of range", "column 'stability_metrics.mean_tau'",
+                                                      "[-1, 1]", "row 3: '7.0'", "row 6: '-inf'"),
+    "c_stability_edge_values.csv": accept("stability metric edge values", check_stability_edge_values),
+    # the struct column's types and fields
+    "c_stability_struct_text_fields.parquet": reject("wrong type", "column 'stability_metrics.std_overlap'", "row 2: 'x'"),
+    "c_stability_metrics_not_a_struct.parquet": reject("wrong type", "column 'stability_metrics'", "row 1", "struct"),
+    "c_stability_integer_column.parquet": reject("unknown enum value", "column 'stability'", "row 1: '1'", "(and 1 more)"),
+    "c_stability_struct_numeric_text.parquet": accept("struct column", check_struct_metrics),
+    "c_stability_struct_partial_fields.parquet": accept("struct column", check_struct_partial_fields),
     # raw metrics directories
     "raw_no_feature_selection": reject("raw metrics directory", "no metrics found", "feature_selection"),
     "raw_no_metrics": reject("raw metrics directory", "no metrics found"),
@@ -242,6 +285,20 @@ EXPECTATIONS: dict[str, Expect] = {
     "raw_leakage_duplicate": reject("duplicate key", "leakage.csv", "duplicate", "rows 1, 3"),
     "raw_feature_selection_zero_rows": reject("zero rows", "feature_selection.csv", "has no data rows"),
     "raw_truncated_snapshots": reject("unreadable or truncated file", "stability_snapshots.parquet", "cannot be read as PARQUET"),
+    "raw_leakage_capitalised": accept("raw metrics directory", check_raw_capitalised_leakage),
+    "raw_leakage_two_spellings": reject("raw metrics directory", "Leakage.parquet", "leakage.csv", "both the leakage file",
+                                        "keep one"),
+    "raw_snapshots_duplicate": reject("duplicate key", "stability_snapshots.csv", "'snapshot_id'", "duplicate",
+                                      "symbol='AAA' snapshot_id='s2' at rows 2, 4"),
+    "raw_snapshots_cs_markers_collide": reject("duplicate key", "stability_snapshots.csv", "duplicate",
+                                               "(CS row) snapshot_id='s1' at rows 3, 4"),
+    "raw_leakage_cs_markers_collide": reject("duplicate key", "leakage.csv", "duplicate", "(CS row) at rows 3, 4"),
+    "raw_feature_selection_duplicate_column": reject("duplicate column", "feature_selection.parquet",
+                                                     "column 'Score' appears more than once", "columns 3 and 6"),
+    "raw_snapshots_overlap_out_of_range": reject("stability metric out of range", "stability_snapshots.csv",
+                                                 "column 'overlap'", "[0, 1]", "row 3: '1.5'"),
+    "raw_snapshots_tau_infinite": reject("stability metric out of range", "stability_snapshots.parquet", "column 'tau'",
+                                         "[-1, 1]", "row 2: 'inf'"),
     "raw_empty_optional_files": accept("zero rows", check_raw_accepted),
     "raw_mixed_case_and_nan": accept("mixed-case enums", check_raw_mixed_case),
     # routing configs (planned with good metrics)

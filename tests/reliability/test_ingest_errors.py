@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from helpers import (
     SIMPLE_CONFIG,
@@ -21,8 +23,17 @@ from helpers import (
     write_config,
     write_raw_metrics,
 )
+from reliability_log import complete, record
 
 GOOD = THREE_ROWS
+SUITE = "ingest_errors"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _reliability_log_complete() -> Any:
+    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
+    yield
+    complete()
 
 
 class Earlier:
@@ -220,3 +231,133 @@ def test_the_ingest_command_rejects_the_same_way(earlier):
     assert result.code == 2 and "sample_size" in result.err and "neg.csv" in result.err
     assert "Traceback" not in result.err
     assert warehouse_state(earlier.db) == earlier.state
+
+
+# --- repeated names, the stability_metrics struct, raw file names (issue 15) ----------------------
+
+def parquet(earlier: Earlier, name: str, table: pa.Table) -> Path:
+    earlier._n += 1
+    path = earlier.root / f"{earlier._n}_{name}"
+    pq.write_table(table, path)
+    return path
+
+
+def good_table(**extra: Any) -> pa.Table:
+    columns = {"target": [r["target"] for r in GOOD], "symbol": pa.array([r["symbol"] for r in GOOD], pa.string()),
+               "score": [r["score"] for r in GOOD], "sample_size": [r["sample_size"] for r in GOOD]}
+    return pa.table({**columns, **extra})
+
+
+def test_a_parquet_column_repeated_three_times_is_rejected(earlier):
+    # DuckDB reads the repeats as score_1 and score_2 (or so); a real `score_1` column must not confuse it.
+    t = good_table()
+    t = pa.Table.from_arrays(t.columns + [pa.array([0.1] * 3), pa.array([0.2] * 3)],
+                             names=t.column_names + ["score_1", "Score "])
+    message = earlier.reject(parquet(earlier, "three_scores.parquet", t), "column 'Score '", "appears more than once",
+                             "columns 3 and 6")
+    record(SUITE, "parquet column repeated (score, score_1, 'Score ')", "exit 2", klass="duplicate column", message=message)
+
+
+@pytest.mark.parametrize("field_type, value, shown", [
+    (pa.bool_(), True, "true"),
+    (pa.list_(pa.float64()), [0.5], "[0.5]"),
+    (pa.struct([("v", pa.float64())]), {"v": 0.5}, "'v': 0.5"),
+    (pa.string(), "high", "high"),
+], ids=["boolean", "list", "struct", "text"])
+def test_a_stability_metrics_field_of_the_wrong_type_is_rejected(earlier, field_type, value, shown):
+    fields = pa.struct([("mean_overlap", pa.float64()), ("mean_tau", field_type)])
+    metrics = pa.array([{"mean_overlap": 0.9, "mean_tau": None}, {"mean_overlap": 0.9, "mean_tau": value}, None], fields)
+    path = parquet(earlier, "struct_field.parquet", good_table(stability_metrics=metrics))
+    message = earlier.reject(path, "column 'stability_metrics.mean_tau'", "not numbers", "row 2: ", shown)
+    record(SUITE, f"stability_metrics.mean_tau as {field_type}", "exit 2", klass="wrong type", message=message)
+
+
+def test_a_text_n_snapshots_field_is_rejected(earlier):
+    fields = pa.struct([("mean_overlap", pa.float64()), ("n_snapshots", pa.string())])
+    metrics = pa.array([{"mean_overlap": 0.9, "n_snapshots": "4"}, {"mean_overlap": 0.9, "n_snapshots": "many"}, None],
+                       fields)
+    message = earlier.reject(parquet(earlier, "struct_n.parquet", good_table(stability_metrics=metrics)),
+                             "column 'stability_metrics.n_snapshots'", "row 2: 'many'")
+    record(SUITE, "stability_metrics.n_snapshots as text", "exit 2", klass="wrong type", message=message)
+
+
+def test_a_field_merely_ending_in_a_metric_name_is_not_that_metric(earlier, tmp_path):
+    # `not_mean_overlap DOUBLE` once matched `mean_overlap ` in the struct's type text
+    fields = pa.struct([("not_mean_overlap", pa.float64())])
+    metrics = pa.array([{"not_mean_overlap": 0.9}] * 3, fields)
+    path = parquet(earlier, "struct_lookalike.parquet", good_table(stability_metrics=metrics))
+    result = run_cli(["plan", "--metrics", path, "--config", earlier.config, "--db", tmp_path / "w.duckdb",
+                      "--out", tmp_path / "out"])
+    assert result.code == 0 and "Traceback" not in result.err, result
+    record(SUITE, "stability_metrics field not_mean_overlap", "accepted", klass="struct column")
+
+
+def test_a_value_the_checks_miss_is_still_one_line_naming_the_file(earlier, monkeypatch):
+    # The backstop: a DuckDB conversion error while loading aborts the ingest transaction; it must
+    # come out as an input error naming the file, not as the TransactionException of the cleanup.
+    from foxwarehouse.ingest import reader
+    typed = reader._StagedFile.typed
+    monkeypatch.setattr(reader._StagedFile, "check_values", lambda self: None)
+    monkeypatch.setattr(reader._StagedFile, "typed", lambda self, *a: tuple(
+        None if part is None else part.replace("TRY_CAST", "CAST") for part in typed(self, *a)))
+    fields = pa.struct([("mean_overlap", pa.string())])
+    metrics = pa.array([{"mean_overlap": "0.9"}, {"mean_overlap": "x"}, None], fields)
+    path = parquet(earlier, "struct_unchecked.parquet", good_table(stability_metrics=metrics))
+    message = earlier.reject(path, "cannot be loaded", "'x'")
+    record(SUITE, "conversion error past the checks", "exit 2", klass="wrong type", message=message)
+
+
+def test_plan_non_blocking_warns_on_unusable_stability_metrics(earlier, caplog):
+    import foxwarehouse
+    fields = pa.struct([("mean_overlap", pa.string()), ("std_overlap", pa.string())])
+    metrics = pa.array([{"mean_overlap": "0.9", "std_overlap": "x"}] * 3, fields)
+    path = parquet(earlier, "struct_text.parquet", good_table(stability_metrics=metrics))
+    result = foxwarehouse.plan(path, config=earlier.config, db=earlier.db, out=earlier.out, non_blocking=True)
+    assert result.fresh is False and result.run_id is None
+    assert any("no new training plan was made" in w and path.name in w and "stability_metrics.std_overlap" in w
+               for w in result.warnings), result.warnings
+    assert result.stale_plan_path is not None
+    assert warehouse_state(earlier.db) == earlier.state
+    assert tree_bytes(earlier.out) == earlier.files
+    record(SUITE, "plan(non_blocking=True) with text stability_metrics", "warned", klass="wrong type",
+           message=result.warnings[-1][:300])
+
+
+def case_sensitive_files(folder: Path) -> bool:
+    (folder / "probe").write_text("a")
+    try:
+        return not (folder / "PROBE").exists()
+    finally:
+        (folder / "probe").unlink()
+
+
+def test_two_raw_files_differing_only_in_case_are_rejected(earlier):
+    folder = earlier.root / "raw_case_twice"
+    write_raw_metrics(folder, [{"target": "t", "symbol": None, "score": 0.8, "sample_size": 10_000}],
+                      leakage=[{"target": "t", "symbol": None, "leakage_status": "SAFE"}])
+    if not case_sensitive_files(folder):
+        pytest.skip("the file system here does not tell leakage.parquet from LEAKAGE.parquet")
+    pq.write_table(pa.table({"target": ["t"], "symbol": pa.array([None], pa.string()), "leakage_status": ["BLOCKED"]}),
+                   folder / "LEAKAGE.parquet")
+    message = earlier.reject(folder, "LEAKAGE.parquet", "leakage.parquet", "both the leakage file")
+    record(SUITE, "leakage.parquet and LEAKAGE.parquet", "exit 2", klass="raw metrics directory", message=message)
+
+
+def test_snapshot_rows_without_a_snapshot_id_have_no_key_to_repeat(tmp_path):
+    # Without snapshot_id two equal rows are two snapshots that measured the same values.
+    folder = tmp_path / "raw"
+    write_raw_metrics(folder, [{"target": "t", "symbol": "A", "score": 0.8, "sample_size": 2_000}], fmt="csv")
+    (folder / "stability_snapshots.csv").write_text("target,symbol,overlap,tau\nt,A,0.9,0.8\nt,A,0.9,0.8\nt,A,0.9,0.8\n")
+    plan = plan_in(tmp_path, folder)
+    assert "stability STABLE " in " ".join(plan.pair("t", "A")["reason"])
+    record(SUITE, "snapshot rows without snapshot_id", "accepted", klass="duplicate key")
+
+
+def test_a_metric_given_as_a_column_and_as_a_struct_field_is_rejected(earlier):
+    fields = pa.struct([("mean_overlap", pa.float64())])
+    metrics = pa.array([None, {"mean_overlap": 0.9}, {"mean_overlap": None}], fields)
+    path = parquet(earlier, "metric_twice.parquet",
+                   good_table(mean_overlap=pa.nulls(3, pa.float64()), stability_metrics=metrics))
+    message = earlier.reject(path, "column 'stability_metrics.mean_overlap'", "column 'mean_overlap'", "keep one",
+                             "row 2: '0.9'")
+    record(SUITE, "mean_overlap as a column and a struct field", "exit 2", klass="duplicate column", message=message)

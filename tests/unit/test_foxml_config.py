@@ -9,6 +9,7 @@ problem listed at once. FoxML's `horizon_extraction` block is accepted under `ro
 from __future__ import annotations
 
 import copy
+import re
 import textwrap
 import warnings
 from pathlib import Path
@@ -220,9 +221,9 @@ def test_at_most_20_problems_are_listed():
         raw["routing"][f"unknown_key_{i:02d}"] = i
     with pytest.raises(ConfigError) as info:
         validate_config(raw)
-    lines = info.value.message.splitlines()
-    assert "30 problems" in lines[0]
-    assert sum("unknown_key_" in line for line in lines) == 20
+    message = info.value.message
+    assert len(message.splitlines()) == 1 and "30 problems" in message
+    assert len(re.findall(r"unknown_key_\d\d", message)) == 20
     assert "10 more" in info.value.message
 
 
