@@ -10,6 +10,7 @@ sweep can run separately (and a run still going, or cut short, is never picked).
 from __future__ import annotations
 
 import collections
+import re
 import sys
 import time
 from pathlib import Path
@@ -187,7 +188,7 @@ def render(by_suite: dict[str, list[dict[str, Any]]]) -> str:
             ["kill points (default suite)", len(quick_points), "as above", lost(quick), when(quick) if quick else "-"],
             ["concurrency", len(conc), "in-use error (exit 2) or wait", lost(conc), when(conc) if conc else "-"],
             ["property examples", len(props), "all properties held", lost(props), when(props) if props else "-"],
-        ] + [[_title(suite), len(es), _outcomes(es), lost(es), when(es)] for suite, es in _generic(by_suite)]),
+        ] + [[_title(suite), sum(_kinds(es).values()), _brief(es), lost(es), when(es)] for suite, es in _generic(by_suite)]),
         "",
     ]
 
@@ -278,7 +279,7 @@ def render(by_suite: dict[str, list[dict[str, Any]]]) -> str:
             f"- kill points tried: **{total_kills}** ({len(kill_points)} named checkpoints across `plan`, `ingest`, "
             f"`build` and `export`, {len(timed)} timed kills) plus {len(quick_points)} in the default run;",
             f"- property examples run: **{len(props)}**; concurrency situations: **{len(conc)}**;",
-            *[f"- {_title(suite)}: **{len(es)}** cases;" for suite, es in _generic(by_suite)],
+            *[f"- {_title(suite)}: **{sum(_kinds(es).values())}** cases;" for suite, es in _generic(by_suite)],
             f"- lost: **{'nothing' if all(lost(x) == 'nothing' for x in by_suite.values()) else 'SEE ABOVE'}** — "
             "no earlier run changed, no export folder held a partial or mixed export, and every killed "
             "command's re-run succeeded.", ""]
@@ -287,6 +288,22 @@ def render(by_suite: dict[str, list[dict[str, Any]]]) -> str:
 
 def _generic(by_suite: dict[str, list[dict[str, Any]]]) -> list[tuple[str, list[dict[str, Any]]]]:
     return [(suite, es) for suite, es in by_suite.items() if suite not in SUITES]
+
+
+def _kinds(es: list[dict[str, Any]]) -> collections.Counter[str]:
+    """Outcomes by kind ("exit 2", "PlanError", "accepted"), counting a tally such as
+    "exit 0 x18, exit 2 x82" (one record for many examples, as the fuzz sweeps write) as 100 cases."""
+    counts: collections.Counter[str] = collections.Counter()
+    for e in es:
+        parts = [re.fullmatch(r"(.*?) x(\d+)", part.strip()) for part in str(e["outcome"]).split(", ")]
+        tally = [(m.group(1), int(m.group(2))) for m in parts if m] if all(parts) else [(str(e["outcome"]), 1)]
+        for kind, n in tally:
+            counts[re.split(r"[:;(]", kind, maxsplit=1)[0].strip()] += n
+    return counts
+
+
+def _brief(es: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{kind} ×{n}" for kind, n in _kinds(es).most_common())
 
 
 def _title(suite: str) -> str:
