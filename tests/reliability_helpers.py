@@ -32,6 +32,19 @@ STATE_DIR = ".foxwarehouse"   # an output folder's bookkeeping (lock, record, st
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def one_exported_run(ws: Path) -> Path:
+    """Make `ws` a workspace holding good.parquet, config.yaml, one good run in w.duckdb and its
+    export in out/: the earlier run and export that no later command may touch."""
+    from helpers import SIMPLE_CONFIG, THREE_ROWS, run_cli, write_candidates, write_config
+
+    ws.mkdir(parents=True, exist_ok=True)
+    metrics = write_candidates(ws / "good.parquet", THREE_ROWS)
+    config = write_config(ws / "config.yaml", SIMPLE_CONFIG)
+    result = run_cli(["plan", "--metrics", metrics, "--config", config, "--db", ws / "w.duckdb", "--out", ws / "out"])
+    assert result.code == 0, result
+    return ws
+
+
 def copy_workspace(src: Path, dst: Path) -> Path:
     """Copy a folder holding a warehouse file and an export folder (symlinks kept as links)."""
     shutil.copytree(src, dst, symlinks=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SIMPLE_CONFIG, THREE_ROWS, CliResult, run_cli, tree_bytes, write_candidates, write_config
-from reliability_helpers import assert_runs_intact, copy_workspace, warehouse_snapshot
-from reliability_log import complete, record
+from helpers import CliResult, run_cli, tree_bytes
+from reliability_helpers import assert_runs_intact, copy_workspace, one_exported_run, warehouse_snapshot
+from reliability_log import record
 
 from foxwarehouse.consumer import load_plan
 from foxwarehouse.errors import PlanError
@@ -25,23 +25,10 @@ HUGE = "99999999999999999999"   # past every 64-bit integer DuckDB binds
 DEEP = 100_000
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with one good run exported: the "earlier run" no argument may touch."""
-    ws = tmp_path_factory.mktemp("cli-arguments") / "ws"
-    ws.mkdir()
-    metrics = write_candidates(ws / "good.parquet", THREE_ROWS)
-    config = write_config(ws / "config.yaml", SIMPLE_CONFIG)
-    result = run_cli(["plan", "--metrics", metrics, "--config", config, "--db", ws / "w.duckdb", "--out", ws / "out"])
-    assert result.code == 0, result
-    return ws
+    return one_exported_run(tmp_path_factory.mktemp("cli-arguments") / "ws")
 
 
 class Guard:

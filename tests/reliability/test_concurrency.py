@@ -21,14 +21,7 @@ import pytest
 from foxwarehouse.consumer import load_plan
 from helpers import SIMPLE_CONFIG, run_cli, tree_bytes, write_candidates, write_config
 from reliability_helpers import ROOT, assert_runs_intact, check_complete_export, export_manifest, warehouse_snapshot
-from reliability_log import complete, record
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
+from reliability_log import record
 
 
 IN_USE = "is in use by another process"

@@ -13,24 +13,16 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers import THREE_ROWS, run_cli, strict_json_load, tree_bytes, write_candidates
 from hypothesis import HealthCheck, given, settings, strategies as st
-from reliability_log import complete, record
+from reliability_log import record
 
 from foxwarehouse.config import load_config_with_notices
 from foxwarehouse.errors import ConfigError
 
 SUITE = "config_attacks"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
 
 
 # Lines 1-5; what a case appends starts at line 6.

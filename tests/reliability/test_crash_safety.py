@@ -47,14 +47,7 @@ from reliability_helpers import (
     visible_tree,
     warehouse_snapshot,
 )
-from reliability_log import complete, record
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
+from reliability_log import record
 
 
 ROWS_A = [

@@ -22,17 +22,10 @@ import duckdb
 import pytest
 from helpers import SIMPLE_CONFIG, THREE_ROWS, CliResult, run_cli, tree_bytes, write_candidates, write_config
 from reliability_helpers import assert_runs_intact, warehouse_snapshot
-from reliability_log import complete, record
+from reliability_log import record
 
 SUITE = "damaged_warehouse"
 TARGET, SYMBOL = "fwd_ret_15m", "AAPL"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
 
 
 @pytest.fixture(scope="module")

@@ -16,23 +16,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers import SIMPLE_CONFIG, THREE_ROWS, CliResult, run_cli, visible_files, write_candidates, write_config
 from reliability_helpers import STATE_DIR, assert_runs_intact, check_complete_export, warehouse_snapshot
-from reliability_log import complete, record
+from reliability_log import record
 
 from foxwarehouse.warehouse import Warehouse
 
 SUITE = "disk_full"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
 
 
 @pytest.fixture(scope="module")

@@ -36,16 +36,13 @@ import yaml
 from helpers import (
     CANDIDATE_TYPES,
     SIMPLE_CONFIG,
-    THREE_ROWS,
     CliResult,
     run_cli,
     tree_bytes,
-    write_candidates,
-    write_config,
 )
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
-from reliability_helpers import assert_runs_intact, check_complete_export, warehouse_snapshot
-from reliability_log import complete, record
+from reliability_helpers import assert_runs_intact, check_complete_export, one_exported_run, warehouse_snapshot
+from reliability_log import record
 
 from foxwarehouse.consumer import TrainingPlan, load_plan
 from foxwarehouse.errors import PlanError
@@ -64,13 +61,6 @@ SWEEPS = [pytest.param(QUICK, id=QUICK), pytest.param(SLOW, id=SLOW, marks=pytes
 
 def examples(sweep: str, quick: int, slow: int = 100) -> int:
     return quick if sweep == QUICK else slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
 
 
 # --- the workspace and the checks ----------------------------------------------------------------
@@ -107,13 +97,7 @@ KNOWN_BUGS: dict[str, Callable[[str, list[str], Any], bool]] = {}
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One good run exported, with the metrics and config it was planned from."""
-    ws = tmp_path_factory.mktemp("fuzz-template") / "ws"
-    ws.mkdir()
-    metrics = write_candidates(ws / "good.parquet", THREE_ROWS)
-    config = write_config(ws / "config.yaml", SIMPLE_CONFIG)
-    result = run_cli(["plan", "--metrics", metrics, "--config", config, "--db", ws / "w.duckdb", "--out", ws / "out"])
-    assert result.code == 0, result
-    return ws
+    return one_exported_run(tmp_path_factory.mktemp("fuzz-template") / "ws")
 
 
 class Bench:

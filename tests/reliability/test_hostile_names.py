@@ -20,14 +20,7 @@ import yaml
 from foxwarehouse.export.export_views import safe_file_stem
 from helpers import SIMPLE_CONFIG, run_cli, tree_bytes, write_candidates, write_config
 from reliability_helpers import assert_runs_intact, check_complete_export, strict_json, warehouse_snapshot
-from reliability_log import complete, record
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
+from reliability_log import record
 
 
 # Every name is used as a target (with a CS row and one symbol row) and as a symbol of one target.

@@ -23,17 +23,10 @@ from helpers import (
     write_config,
     write_raw_metrics,
 )
-from reliability_log import complete, record
+from reliability_log import record
 
 GOOD = THREE_ROWS
 SUITE = "ingest_errors"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
 
 
 class Earlier:

@@ -25,14 +25,7 @@ from foxwarehouse.project import load_project
 from foxwarehouse.render import Renderer
 from helpers import SIMPLE_CONFIG, run_cli, tree_bytes, write_candidates, write_config
 from reliability_helpers import assert_runs_intact, check_complete_export, copy_workspace, warehouse_snapshot
-from reliability_log import complete, record
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
+from reliability_log import record
 
 
 PAYLOADS = [

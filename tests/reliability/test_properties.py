@@ -36,14 +36,7 @@ from foxwarehouse.pipeline import plan
 from foxwarehouse.plan_schema import validate_plan_file
 from helpers import write_candidates
 from reliability_helpers import export_manifest, strict_json
-from reliability_log import complete, record
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
+from reliability_log import record
 
 
 STATE_ORDER = {"DISALLOWED": 0, "EXPERIMENTAL": 1, "WEAK_BUT_OK": 2, "STRONG": 3}

@@ -40,19 +40,12 @@ from reliability_helpers import (
     copy_workspace,
     warehouse_snapshot,
 )
-from reliability_log import complete, record
+from reliability_log import record
 from test_crash_safety import ROWS_A, ROWS_B, Env, part_manifests, verify_after_kill
 
 import foxwarehouse
 from foxwarehouse.errors import WarehouseError
 from foxwarehouse.warehouse import Warehouse
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reliability_log_complete() -> Any:
-    """Mark this module's suites finished in the reliability log (see tests/reliability_log.py)."""
-    yield
-    complete()
 
 
 SWEEP = "signals_sweep"   # the slow cases' suite in the reliability log (the default ones: "signals")
