@@ -262,7 +262,7 @@ def _validate(raw: Any, overrides: dict[str, Any] | None, yaml_problems: list[Co
     notices: list[str] = []
     problems: list[ConfigError] = []
     validated = _validate_section(raw, SCHEMA, "", notices, problems)
-    _check_families(validated, problems)
+    _check_families(validated, notices)
     routing = validated.get("routing")
     if (isinstance(routing, dict) and routing.get("enable_experimental_lane") is True
             and isinstance(routing.get("experimental"), dict) and routing["experimental"].get("min_score") is None
@@ -305,18 +305,17 @@ def _too_deep(raw: Any, limit: int) -> str | None:
     return None
 
 
-def _check_families(validated: dict[str, Any], problems: list[ConfigError]) -> None:
+def _check_families(validated: dict[str, Any], notices: list[str]) -> None:
     """An empty training_plan.model_families with no route given families of its own drops every
-    CS and symbol job: certainly not meant, so it is an error rather than an empty plan."""
+    CS and symbol job. That is a valid config (the plan counts them in skipped_no_families), but
+    hardly ever meant, so it is said out loud: a warning here, and `plan` prints the skipped count."""
     plan = validated.get("training_plan")
     if not isinstance(plan, dict) or plan.get("model_families") != []:
         return
     if any(plan.get("model_families_by_route", {}).values()):
         return  # the routes given families still plan; the others are counted as skipped
-    problems.append(ConfigError(
-        "training_plan.model_families: is empty and no route has families in "
-        "training_plan.model_families_by_route, so every job would be dropped; list at least one model "
-        "family (or leave the key out for lightgbm, xgboost)", key="training_plan.model_families"))
+    notices.append("config key training_plan.model_families is empty and no route has families in "
+                   "training_plan.model_families_by_route: every job is dropped (counted as skipped_no_families)")
 
 
 def _combined(problems: list[ConfigError], foreign: str | None) -> ConfigError:

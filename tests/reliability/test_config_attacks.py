@@ -102,9 +102,6 @@ CASES: dict[str, Case] = {
                           "routing.cross_sectional.strong_score", "finite"),
     "stability_number_inf": case("number out of range", BASE + "  stability_classification: {max_std_tau: -.inf}\n",
                                  "routing.stability_classification.max_std_tau", "finite"),
-    # an empty family list drops every job: an error naming the key
-    "no_model_families": case("no model family", BASE + "training_plan: {model_families: []}\n",
-                              "training_plan.model_families", "empty"),
     # not a config at all, or not one document of plain YAML
     "not_utf8": case("encoding", (BASE + "  dev_mode: f\xe9\n").encode("latin-1"), "not UTF-8", "line 6"),
     "nul_byte": case("encoding", BASE + "  dev_mode: fa\x00lse\n", "line 6", "#x0000"),
@@ -191,6 +188,22 @@ def test_edge_values_written_plainly_plan_and_skipped_jobs_are_reported(tmp_path
     assert {p["route"] for p in routing["targets"]["fwd_ret_15m"]["symbols"].values()} == {"ROUTE_CROSS_SECTIONAL"}
     record(SUITE, "count of 2**63-1, YAML 1.2 numbers (1e3, 5_000, +2)", "accepted", nothing_lost=True)
     record(SUITE, "jobs skipped for lack of a model family", "accepted, count printed", nothing_lost=True)
+
+
+def test_an_empty_family_list_plans_no_jobs_and_says_so(tmp_path: Path) -> None:
+    """`model_families: []` is a valid config whose plan drops every job: it used to do so without a
+    word; now a warning names the key and `plan` prints how many jobs were skipped."""
+    write_candidates(tmp_path / "m.parquet", THREE_ROWS)
+    (tmp_path / "c.yaml").write_text(BASE + "training_plan: {model_families: []}\n", encoding="utf-8")
+    result = run_cli(["plan", "--metrics", tmp_path / "m.parquet", "--config", tmp_path / "c.yaml",
+                      "--db", tmp_path / "w.duckdb", "--out", tmp_path / "out", "--skip-tests"])
+    assert result.code == 0, result
+    assert "warning: config key training_plan.model_families is empty" in result.err, result
+    master = strict_json_load(tmp_path / "out" / "training_plan" / "master_training_plan.json")
+    skipped = master["summary"]["skipped_no_families"]
+    assert master["jobs"] == [] and skipped > 0
+    assert f"{skipped} jobs skipped: no model family left (training_plan.model_families" in result.out, result
+    record(SUITE, "model_families: []", "accepted, warning and skipped count printed", nothing_lost=True)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "folder", "device"])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from helpers import SIMPLE_CONFIG, config_with
 
-from foxwarehouse.config import MAX_COUNT, load_config, read_config_file, validate_config
+from foxwarehouse.config import MAX_COUNT, load_config, read_config_file, validate_config, validate_config_with_notices
 from foxwarehouse.errors import ConfigError, ProjectError
 from foxwarehouse.project import read_project_file
 from foxwarehouse.yaml_loader import YamlLimitError, load_yaml, safe_load
@@ -196,14 +196,14 @@ def test_nan_is_refused_where_a_number_is_expected(key: str) -> None:
         validate_config(config_with(**{key: math.nan}))
 
 
-def test_an_empty_family_list_for_every_route_is_an_error() -> None:
-    with pytest.raises(ConfigError, match="training_plan.model_families: is empty") as info:
-        validate_config(config_with(**{"training_plan.model_families": []}))
-    assert info.value.key == "training_plan.model_families"
-    # with families for a route, the other routes' jobs are skipped (and counted), not an error
-    config = validate_config(config_with(**{"training_plan.model_families": [],
-                                            "training_plan.model_families_by_route": {"ROUTE_BOTH": ["lightgbm"]}}))
+def test_an_empty_family_list_for_every_route_is_valid_with_a_warning() -> None:
+    config, notices = validate_config_with_notices(config_with(**{"training_plan.model_families": []}))
     assert config["training_plan"]["model_families"] == []
+    assert any("training_plan.model_families is empty" in n for n in notices), notices
+    # with families for a route, the other routes' jobs are skipped (and counted), without a warning
+    config, notices = validate_config_with_notices(config_with(**{
+        "training_plan.model_families": [], "training_plan.model_families_by_route": {"ROUTE_BOTH": ["lightgbm"]}}))
+    assert config["training_plan"]["model_families"] == [] and not any("model_families" in n for n in notices)
 
 
 def test_messages_quote_at_most_about_200_characters_of_a_value() -> None:
