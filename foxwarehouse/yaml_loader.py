@@ -282,6 +282,11 @@ def _check_events(text: str, max_depth: int, max_values: int) -> set[tuple[int, 
         except YamlLimitError:
             raise
         except yaml.YAMLError as exc:
+            if "maximum nesting depth" in str(exc):
+                # LibYAML (PyYAML >= 6.0.2) stops at 1,000 levels itself, and may read that far
+                # ahead of the events checked above: the same limit, said the same way.
+                mark = getattr(exc, "problem_mark", None)
+                raise YamlLimitError(f"nests deeper than {max_depth} levels", *_mark(mark)) from None
             raise _one_line(exc, text) from None
     finally:
         loader.dispose()
