@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # for help(), IDEs and type checkers; never imported at run t
     from .analyst.session import AnalystWarehouse
     from .consumer import TrainingPlan
     from .pipeline import PlanResult
+    from .progress import Progress
 
 __version__ = "0.1.0"
 __all__ = ["PlanResult", "__version__", "load_plan", "open", "plan"]
@@ -22,7 +23,7 @@ def plan(metrics: str | PathLike[str], config: str | PathLike[str] | dict[str, A
          db: str | PathLike[str] = "foxwarehouse.duckdb", out: str | PathLike[str] = "METRICS",
          include_blocked: bool | None = None, project_dir: str | PathLike[str] | None = None,
          non_blocking: bool = False, wait: float = 0.0, dry_run: bool = False, skip_tests: bool = False,
-         force: bool = False) -> PlanResult:
+         force: bool = False, progress: Progress | None = None) -> PlanResult:
     """Ingest `metrics`, build the plan and export it into `out`: the whole pipeline in one call.
 
     The project's SQL unit tests run first, once per version of the models and tests: a failing
@@ -34,8 +35,9 @@ def plan(metrics: str | PathLike[str], config: str | PathLike[str] | dict[str, A
     Bad config, model errors, failing audits and failing SQL tests always raise. With
     ``non_blocking=True``, missing or unusable metrics, or a warehouse another process holds (for
     longer than ``wait`` seconds), log one warning and return a result with ``fresh=False`` instead
-    of raising (the plan already on disk, if any, is reported as stale).
-    See ``PlanResult``.
+    of raising (the plan already on disk, if any, is reported as stale). The stage times are in
+    ``PlanResult.stage_seconds``; pass a ``foxwarehouse.progress.Progress`` as `progress` to follow
+    them while the plan runs. See ``PlanResult``.
     """
     from .errors import FoxError
     from .pipeline import plan as _plan
@@ -43,7 +45,7 @@ def plan(metrics: str | PathLike[str], config: str | PathLike[str] | dict[str, A
     try:
         return _plan(metrics, config=config, db=db, out=out, include_blocked=include_blocked,
                      project_dir=project_dir, non_blocking=non_blocking, wait=wait, dry_run=dry_run,
-                     skip_tests=skip_tests, force=force)
+                     skip_tests=skip_tests, force=force, progress=progress)
     except FoxError as exc:
         _for_python(exc)
         raise

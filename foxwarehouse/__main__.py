@@ -2,7 +2,7 @@
 
 Its own imports are trivial on purpose. The Ctrl-C / SIGTERM handlers (foxwarehouse.interrupts) go
 in first, and only then is the CLI imported, inside the ``try``: importing it loads DuckDB, sqlglot
-and pyarrow, a few hundred milliseconds during which a Ctrl-C must print one line too (SPEC §7).
+and pyarrow, a few hundred milliseconds during which a Ctrl-C must print one line too.
 A signal that arrives before this module runs (Python's own start-up, some 20-50 ms) is Python's.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A reader of the path sees the previous content or the new one, never a partial file. Every file
 the package writes goes through here: :func:`atomic_stream` for a file written piece by piece,
 :func:`write_text_atomic` / :func:`write_json_atomic` for a whole text, :func:`copy_file_atomic`
-for a copy, and :func:`rename_into_place` for a complete file made elsewhere (a staged export file,
+for a copy, and :func:`temp_file_beside` and :func:`rename_into_place` for a complete file made elsewhere (a staged export file,
 a compacted warehouse). Publishing a whole export (folders, the lock, user files) is
 foxwarehouse/export/publish.py.
 
@@ -81,6 +81,14 @@ def copy_file_atomic(src: Path, dst: Path) -> None:
     """Copy `src` byte for byte to `dst` atomically."""
     with open(src, "rb") as source, atomic_stream(dst, binary=True) as fh:
         shutil.copyfileobj(source, fh)
+
+
+def temp_file_beside(path: Path) -> Path:
+    """An empty temp file in `path`'s folder, for a writer that is not Python (DuckDB's ``COPY``)
+    to fill; the caller renames it over `path` with :func:`rename_into_place`, or removes it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{Path(path).name}-", dir=Path(path).parent)
+    os.close(fd)
+    return Path(tmp)
 
 
 def rename_into_place(src: Path, dst: Path) -> None:

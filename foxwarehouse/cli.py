@@ -61,11 +61,18 @@ def print_plan_summary(by_route: dict, by_type: dict, by_priority: dict, total: 
 @command("plan")
 def cmd_plan(args: argparse.Namespace) -> int:
     from .pipeline import plan
+    from .progress import Progress, is_terminal
 
+    # One line per stage (per model with --verbose) on stderr: stdout stays the plan summary. Live
+    # on a terminal; otherwise printed once the plan succeeded, so that a failure is one line.
+    live = is_terminal(sys.stderr)
+    stage_lines: list[str] = []
+    progress = Progress(note=err if live else stage_lines.append, verbose=getattr(args, "verbose", False),
+                        stream=sys.stderr)
     result = plan(args.metrics, config=args.config, db=args.db, out=args.out,
                   include_blocked=args.include_blocked or None, project_dir=args.project_dir, wait=args.wait,
                   dry_run=getattr(args, "dry_run", False), skip_tests=getattr(args, "skip_tests", False),
-                  force=getattr(args, "force", False))
+                  force=getattr(args, "force", False), progress=progress)
     for warning in result.warnings:
         err(f"warning: {warning}")
     if result.gate is not None:
@@ -79,6 +86,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if result.ingest_report:
         for line in result.ingest_report.lines():
             err(line)
+    for line in stage_lines:
+        err(line)
     if result.dry_run:
         return print_dry_run(result)
     print(f"run {result.run_id}: plan written to {result.master_plan_path}")
@@ -363,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true",
                        help="plan even when the inputs, config and models are those of the published plan")
 
+    def verbose(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="also print how long each model took (each stage's time is always printed)")
+
     def cfg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", metavar="FILE",
                        help="routing config (default config/routing_config.yaml, else the packaged default)")
@@ -381,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     force(p)
     p.add_argument("--engine", metavar="ENGINE",
                    help="where the models run: duckdb (the default; or engine: in foxwarehouse.yml)")
+    verbose(p)
 
     p = add("demo", "run the whole pipeline on the bundled example metrics")
     cfg(p)
@@ -388,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help=OUT_HELP)
     skip_tests(p)
     force(p)
+    verbose(p)
 
     p = add("ingest", "load a metrics file or directory as a new run")
     p.add_argument("path", metavar="PATH")
@@ -595,7 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return interrupts.report(exc)
     except (OSError, duckdb.Error) as exc:
-        # The last net of SPEC §7: a full disk, a refused write or a damaged warehouse that no
+        # The last net of the one-line rule: a full disk, a refused write or a damaged warehouse that no
         # library function turned into a FoxError is still one line naming the file, exit 2.
         if isinstance(exc, duckdb.InterruptException) or interrupts.signalled() is not None:
             return interrupts.report(exc)

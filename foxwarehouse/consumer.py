@@ -37,6 +37,8 @@ import copy
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from itertools import compress, repeat
+from operator import eq, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,10 @@ from .plan_schema import (
     COPY_HINT,
     KNOWN_SCHEMA_VERSIONS,
     MASTER_PLAN_FILENAME,
+    index_plan_jobs,
     is_legacy_plan_document,
     locate_plan,
+    paused_gc,
     read_plan_document,
     validate_legacy_plan_document,
     validate_plan_document,
@@ -58,6 +62,7 @@ __all__ = ["KNOWN_SCHEMA_VERSIONS", "PlanError", "TrainingPlan", "load_plan"]
 logger = logging.getLogger("foxwarehouse.consumer")
 
 _FILTER_TYPES = ("cross_sectional", "symbol_specific", None)
+_NONE: dict[str, Any] = {}  # what a target without symbol jobs has (never modified)
 
 
 class TrainingPlan:
@@ -80,7 +85,8 @@ class TrainingPlan:
         "_trainable_targets",
     )
 
-    def __init__(self, document: Mapping[str, Any] | None, path: str | os.PathLike | None = None, *, validate: bool = True):
+    def __init__(self, document: Mapping[str, Any] | None, path: str | os.PathLike | None = None, *, validate: bool = True,
+                 _index: dict[str, dict[str | None, dict[str, Any]]] | None = None):
         """``document`` is a parsed master plan; ``None`` makes an allow-all plan.
 
         With ``validate=True`` (the default) the document is checked against the schema first and
@@ -94,7 +100,9 @@ class TrainingPlan:
         self._doc: dict[str, Any] = {}
         self._jobs: list[dict[str, Any]] = []
         self._cs: dict[str, dict[str, Any]] = {}
-        self._sym: dict[tuple[str, str], dict[str, Any]] = {}
+        # target -> {symbol: job} of the symbol-specific jobs: no (target, symbol) tuple per job to
+        # make, keep and have the garbage collector walk, and no tuple per should_train call
+        self._sym: dict[str, dict[str, dict[str, Any]]] = {}
         self._blocked: dict[tuple[str, str], dict[str, Any]] = {}
         self._sym_targets: set[str] = set()
         self._trainable_targets: set[str] = set()
@@ -106,6 +114,9 @@ class TrainingPlan:
                 raise PlanError(_invalid_message(self._path, errors, self._legacy))
         self._doc = document  # type: ignore[assignment]
         self._jobs = document["jobs"]
+        if _index is not None:
+            self._index_from(_index)
+            return
         cs, sym, sym_targets, trainable = self._cs, self._sym, self._sym_targets, self._trainable_targets
         for job in self._jobs:
             ttype = job["training_type"]
@@ -120,8 +131,28 @@ class TrainingPlan:
                 else:
                     cs[target] = job
             else:
-                sym[(target, job["symbol"])] = job
+                sym.setdefault(target, {})[job["symbol"]] = job
                 sym_targets.add(target)
+
+    def _index_from(self, index: dict[str, dict[str | None, dict[str, Any]]]) -> None:
+        """The indexes from ``plan_schema.index_plan_jobs``' target -> {symbol: job} of a consistent plan.
+
+        Without a Python step per job: the symbol-specific jobs stay where they are; only the few
+        cross-sectional and blocked ones are moved out.
+        """
+        jobs = self._jobs
+        types = list(map(itemgetter("training_type"), jobs))
+        for kind in set(types) - {"symbol_specific"}:
+            for job in compress(jobs, map(eq, types, repeat(kind))):
+                target, symbol = job["target"], job["symbol"]
+                moved = index[target].pop(symbol)
+                if kind == "blocked":
+                    self._blocked[(target, symbol)] = moved
+                else:
+                    self._cs[target] = moved
+        self._sym = {target: by_symbol for target, by_symbol in index.items() if by_symbol}  # type: ignore[misc]
+        self._sym_targets = set(self._sym)
+        self._trainable_targets = self._sym_targets | set(self._cs)
 
     # -- construction -----------------------------------------------------------------------------
 
@@ -218,8 +249,8 @@ class TrainingPlan:
         symbols = list(symbols)
         if self._allow_all:
             return symbols
-        sym = self._sym
-        return [s for s in symbols if _hashable(s) and (target, s) in sym]
+        sym = self._sym.get(target, {}) if _hashable(target) else {}
+        return [s for s in symbols if _hashable(s) and s in sym]
 
     def targets_to_train(self, targets: Iterable[str] | None = None) -> list[str]:
         """The targets to train at all: those with a job of any training type, in the given order.
@@ -271,11 +302,11 @@ class TrainingPlan:
             if self._allow_all or target in self._cs:
                 pairs.append((target, None))
             pairs.extend((target, s) for s in per_target[target]
-                         if self._allow_all or (_hashable(s) and (target, s) in self._sym))
+                         if self._allow_all or (_hashable(s) and s in self._sym.get(target, {})))
         if not self._allow_all:
             # Jobs the plan has but the caller's names do not reach: most likely a missing symbol
             # list or a name spelled differently, which would otherwise go unnoticed.
-            missed = len(self._cs) + len(self._sym) - len(pairs)
+            missed = len(self._cs) + sum(map(len, self._sym.values())) - len(pairs)
             if missed:
                 logger.warning("Training plan: %d planned job(s) not among the given targets/symbols; not trained",
                                missed)
@@ -299,14 +330,18 @@ class TrainingPlan:
         """
         if self._allow_all:
             return True
-        job = self._job_for(target, symbol)
+        try:  # (inlined _job_for: a trainer may call this once per job, millions of times)
+            job = self._cs.get(target) if symbol is None else self._sym.get(target, _NONE).get(symbol)
+        except TypeError:  # an unhashable name: no plan lists it
+            return False
         if job is None:
             return False
         if family is None:
             return True
         if not isinstance(family, str):
             return False
-        return family.lower() in job["model_families"] or family in job["model_families"]
+        families = job["model_families"]
+        return family.lower() in families or family in families
 
     def has_jobs(self, training_type: str | None = None, target: str | None = None) -> bool:
         """Whether the plan has a job that is not blocked (of ``training_type``, for ``target`` when given).
@@ -381,7 +416,7 @@ class TrainingPlan:
             return None
         if symbol is None:
             return self._cs.get(target)
-        return self._sym.get((target, symbol))
+        return self._sym.get(target, _NONE).get(symbol)
 
 
 def _names(values: Iterable[Any], what: str) -> list[Any]:
@@ -466,15 +501,26 @@ def load_plan(path: str | os.PathLike) -> TrainingPlan:
     if kind == "mirror":
         logger.warning("Training plan %s has no %s; loading its mirror %s", file.parent, MASTER_PLAN_FILENAME,
                        file.name)
-    doc, errors = read_plan_document(file)
-    if errors:
-        raise PlanError(_invalid_message(file, errors))
-    legacy = is_legacy_plan_document(doc)
-    errors = _document_errors(doc, legacy)
-    if errors:
-        raise PlanError(_invalid_message(file, errors, legacy))
-    if legacy:
-        logger.warning("Training plan %s was written by FoxML's own generator (no metadata.schema_version): "
-                       "loading it as a legacy plan; export it again with foxwarehouse for a versioned, "
-                       "fingerprinted plan", file)
-    return TrainingPlan(doc, file, validate=False)
+    with paused_gc():  # millions of new containers and no garbage: see plan_schema.paused_gc
+        doc, errors = read_plan_document(file)
+        if errors:
+            raise PlanError(_invalid_message(file, errors))
+        legacy = is_legacy_plan_document(doc)
+        index = None
+        if not legacy:
+            # The schema first, then the consistency rules in the same pass that builds the index;
+            # only a plan that fails them is checked job by job, to name the job.
+            columns: dict = {}
+            errors = validate_plan_document(doc, consistency=False, columns=columns)
+            if not errors:
+                index = index_plan_jobs(doc, columns=columns)
+            del columns
+        if index is None:
+            errors = _document_errors(doc, legacy)
+            if errors:
+                raise PlanError(_invalid_message(file, errors, legacy))
+        if legacy:
+            logger.warning("Training plan %s was written by FoxML's own generator (no metadata.schema_version): "
+                           "loading it as a legacy plan; export it again with foxwarehouse for a versioned, "
+                           "fingerprinted plan", file)
+        return TrainingPlan(doc, file, validate=False, _index=index)

@@ -1,4 +1,4 @@
-"""What a failed read or write of a file means, as one line (SPEC §7): disk full, permission
+"""What a failed read or write of a file means, as one line: disk full, permission
 denied, or a damaged warehouse, each naming the file.
 
 DuckDB reports these as its own exception classes, sometimes with the real message wrapped in JSON
@@ -18,8 +18,8 @@ import duckdb
 
 from .errors import FoxError, WarehouseError, duckdb_detail
 
-# What DuckDB's or the OS's error text says when the file system, not the SQL, failed (SPEC §7:
-# disk full, permission denied and a damaged warehouse are exit 2 with one line naming the file).
+# What DuckDB's or the OS's error text says when the file system, not the SQL, failed (disk full,
+# permission denied and a damaged warehouse are exit 2 with one line naming the file).
 _DISK_FULL = ("no space left on device", "disk quota exceeded", "file too large", '"errno":"28"')
 _DENIED = ("permission denied", "read-only file system", "operation not permitted")
 # DuckDB errors that mean the file's bytes are not what foxwarehouse wrote: unreadable blocks, a

@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM (SPEC §7): one line, exit 130 / 143, no traceback, a running DuckDB statement
+"""Ctrl-C and SIGTERM: one line, exit 130 / 143, no traceback, a running DuckDB statement
 stopped within a second, and what is on disk as after a kill.
 
 This module owns:

@@ -41,6 +41,9 @@ def materialise(engine: DuckDBEngine, plan_relation: str, run_id: str | None = N
                 into: str = JOB_JSON_TABLE) -> str:
     """Make the JSON text of every job once, in plan order; returns the table's name.
 
+    The rows are inserted in plan order and the warehouse keeps insertion order, so the export
+    writes the plan files from a plain scan of this table (no sort of the text).
+
     `plan_relation` holds the final view's rows: of one run already, or filtered here to `run_id`.
     """
     where, params = ("WHERE run_id = ? ", [run_id]) if run_id is not None else ("", None)

@@ -67,7 +67,20 @@ def normalize_sql(sql: str) -> str:
 
     Unquoted identifiers are case-normalised (DuckDB treats them case-insensitively). SQL that
     sqlglot cannot parse falls back to its whitespace-collapsed text, so a fingerprint always exists.
+    A text normalised before on this machine comes from the machine cache (foxwarehouse.sqlcache).
     """
+    from . import sqlcache
+
+    entry = sqlcache.key("sqlnorm", sqlglot.__version__, sql)
+    cached = sqlcache.get(entry)
+    if cached is not None:
+        return cached.decode("utf-8", "surrogatepass")
+    normalized = _normalize_sql(sql)
+    sqlcache.put(entry, normalized.encode("utf-8", "surrogatepass"))
+    return normalized
+
+
+def _normalize_sql(sql: str) -> str:
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
         parts = []

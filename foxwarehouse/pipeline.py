@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from .build.audits import run_audits
 from .build.builder import BuildResult, build, prepare_run
 from .context import Context
@@ -25,6 +27,7 @@ from .errors import InputError, WarehouseBusy
 from .export.writer import ExportResult, check_export_folder, export
 from .gate import GateResult, run_gate
 from .ingest.reader import IngestReport, fingerprint_files, ingest, locate_inputs
+from .progress import Progress
 from .project import Project
 from .warehouse import PUBLISHED_RUN_QUERY, Warehouse
 
@@ -66,6 +69,7 @@ class PlanResult:
     dry_run: bool = False
     diff: PlanDiff | None = None
     published_run_id: str | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # ingest / build / export, as timed
 
     @property
     def plan_is_from_this_run(self) -> bool:
@@ -116,7 +120,7 @@ def run_export(db: str | Path = DEFAULT_DB, out: str | Path = DEFAULT_OUT, run: 
 def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict | None = None, db: str | os.PathLike[str] = DEFAULT_DB,
          out: str | os.PathLike[str] = DEFAULT_OUT, include_blocked: bool | None = None, project_dir: str | os.PathLike[str] | None = None,
          non_blocking: bool = False, wait: float = 0.0, dry_run: bool = False, skip_tests: bool = False,
-         force: bool = False) -> PlanResult:
+         force: bool = False, progress: Progress | None = None) -> PlanResult:
     """Ingest `metrics`, build the plan and export it: the whole pipeline in one call.
 
     The project's SQL unit tests run first, once per version of the models and tests; a failing
@@ -128,7 +132,11 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
     Bad config, model errors and failing audits always raise. With `non_blocking`, missing or
     unusable metrics, or a warehouse another process holds (past `wait` seconds), log one warning
     and return a result with fresh=False instead of raising.
+
+    `progress` (a ``foxwarehouse.progress.Progress``) times the stages ingest, build and export and
+    reports each as it ends; the same times are in the result (``stage_seconds``).
     """
+    progress = progress if progress is not None else Progress()
     ctx = Context.load(config, project_dir, include_blocked)
     config_warnings = ctx.warnings
     # An --out that can never be a folder (a file, a dangling link, a link loop) is refused before a
@@ -150,7 +158,8 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
                 published = _published_if_unchanged(wh, ctx, metrics, out)
                 if published is not None:
                     return _unchanged_result(published, out, gate, config_warnings)
-            report = ingest(wh, metrics)
+            with progress.stage("ingest"):
+                report = ingest(wh, metrics)
         except InputError as exc:
             if not non_blocking:
                 raise
@@ -159,7 +168,8 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
         if dry_run:
             temp_run = report.run_id
             try:
-                built = build(wh, ctx, temp_run, audit=run_audits)
+                with progress.stage("build"):
+                    built = build(wh, ctx, temp_run, audit=run_audits)
                 row = wh.con.execute(PUBLISHED_RUN_QUERY).fetchone()
                 published_run = row[0] if row else None
                 counts = _summary_counts(wh, temp_run)
@@ -169,14 +179,18 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
         else:
             # One context for the whole call: the build keeps the jobs' JSON for the export, and the
             # export writes with the config in memory.
-            built = build(wh, ctx, report.run_id, audit=run_audits, after_commit=_refresh_views(wh, ctx),
-                          keep_job_json=True)
-            exported = export(wh, built.run_id, out, wait=wait, config=ctx.config, job_json=built.job_json)
+            with progress.stage("build"):
+                built = build(wh, ctx, report.run_id, audit=run_audits, after_commit=_refresh_views(wh, ctx),
+                              keep_job_json=True)
+            with progress.stage("export"):
+                exported = export(wh, built.run_id, out, wait=wait, config=ctx.config, job_json=built.job_json)
+            _record_timings(wh, built.run_id, progress)
     if temp_run is not None:
         return _finish_dry_run(db, wait, temp_run, published_run, counts, gate, config_warnings, report)
     summary = exported.summary
     return PlanResult(
         True,
+        stage_seconds=dict(progress.stages),
         run_id=built.run_id,
         out_dir=Path(out),
         master_plan_path=Path(out) / "training_plan" / "master_training_plan.json",
@@ -217,6 +231,20 @@ def _record_tests(wh: Warehouse, run_id: str, gate: GateResult) -> None:
     if _has_column(wh, "runs", "tests"):
         with wh.transaction():
             wh.set_run(run_id, tests=gate.status)
+
+
+def _record_timings(wh: Warehouse, run_id: str, progress: Progress) -> None:
+    """runs.timings (JSON): the stage and model times of this run, where the warehouse has the column.
+
+    The plan is published by now: a failure to record its times (a full disk) must not turn a
+    published plan into a failed command, so it is only a warning."""
+    if not _has_column(wh, "runs", "timings"):
+        return
+    try:
+        with wh.transaction():
+            wh.set_run(run_id, timings=json.dumps(progress.record(), sort_keys=True))
+    except (duckdb.Error, OSError) as exc:
+        log.warning(f"the stage times of run {run_id} could not be recorded: {exc}")
 
 
 def _has_column(wh: Warehouse, table: str, column: str) -> bool:

@@ -7,14 +7,18 @@ raw SQL: ``ref()``, ``source()``, ``ident()`` and macros.
 from __future__ import annotations
 
 import functools
+import marshal
 import math
+import os
 import re
 import secrets
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import sqlglot
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.sandbox import SandboxedEnvironment
@@ -23,7 +27,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import TokenType
 
-from . import rule_text
+from . import rule_text, sqlcache
 from .errors import FoxError, ModelError, UsageError, did_you_mean
 from .models import declared_views
 from .project import Project
@@ -98,10 +102,30 @@ def _shared_environment() -> SandboxedEnvironment:
 @functools.lru_cache(maxsize=64)
 def _compile_macro_file(env: SandboxedEnvironment, text: str, name: str, filename: str) -> tuple[Any, list[str]]:
     """A macro file's compiled template and the macros it defines (keyed by its text: an edit recompiles)."""
+    return _compile_template(env, text, name, filename)
+
+
+def _compile_template(env: SandboxedEnvironment, text: str, name: str, filename: str) -> tuple[Any, list[str]]:
+    """`text` as a template and the macros it defines; the compiled code comes from the machine
+    cache (foxwarehouse.sqlcache) when this text was compiled before. A syntax error is raised by
+    Jinja itself, as always (only successes are cached)."""
+    entry = sqlcache.key("jinja", _CODE_VERSION, name, filename, text)
+    data = sqlcache.get(entry)
+    if data is not None:
+        try:
+            code, defined = marshal.loads(data)
+            template = env.template_class.from_code(env, code, env.make_globals(None))
+            template.name, template.filename = name, filename
+            return template, list(defined)
+        except Exception:  # noqa: BLE001 - a damaged entry: compile afresh
+            pass
     tree = env.parse(text, name=name, filename=filename)
-    template = env.from_string(tree)
+    defined = [node.name for node in tree.find_all(nodes.Macro)]
+    code = env.compile(tree, name, filename)
+    sqlcache.put(entry, marshal.dumps((code, tuple(defined))))
+    template = env.template_class.from_code(env, code, env.make_globals(None))
     template.name, template.filename = name, filename
-    return template, [node.name for node in tree.find_all(nodes.Macro)]
+    return template, defined
 
 
 @dataclass
@@ -257,7 +281,7 @@ class Renderer:
         sources: list[str] = []
         context = self._context(resolver, refs, sources)
         try:
-            template = self.env.from_string(self.env.parse(text, name=name, filename=str(path)))
+            template, _ = _compile_template(self.env, text, name, str(path))
         except TemplateSyntaxError as exc:
             raise ModelError(f"{path}: Jinja syntax error at line {exc.lineno}: {exc.message}", model=name, path=path,
                              line=exc.lineno) from None
@@ -320,6 +344,28 @@ def embeddable(sql: str) -> str:
     ``CREATE VIEW v AS {sql}``): trailing ``;`` removed (comments around them kept) and a newline
     after a last line that may end in a ``--`` comment, so nothing appended after it is swallowed."""
     sql = sql.strip()
+    if ";" in sql:  # without one there is no semicolon token to remove: nothing to tokenize
+        # The answer for a text seen before on this machine comes from the machine cache; the
+        # process's placeholder token is kept out of the key (and put back) as NUL, which no
+        # rendered SQL holds (sql_literal and quote_identifier refuse it).
+        entry = None
+        cached = None
+        if "\x00" not in sql:
+            entry = sqlcache.key("embed", sqlglot.__version__, sql.replace(_PROCESS_TOKEN, "\x00"))
+            cached = sqlcache.get(entry)
+        if cached is not None:
+            sql = cached.decode("utf-8", "surrogatepass").replace("\x00", _PROCESS_TOKEN)
+        else:
+            sql = _without_trailing_semicolons(sql)
+            if entry is not None:
+                sqlcache.put(entry, sql.replace(_PROCESS_TOKEN, "\x00").encode("utf-8", "surrogatepass"))
+    # (also for a cached text: the cache holds the text without its semicolons, not this newline)
+    if "--" in sql.rsplit("\n", 1)[-1]:
+        sql += "\n"
+    return sql
+
+
+def _without_trailing_semicolons(sql: str) -> str:
     try:
         tokens = _DUCKDB.tokenize(sql)
     except sqlglot.errors.SqlglotError:
@@ -327,8 +373,6 @@ def embeddable(sql: str) -> str:
     while tokens and tokens[-1].token_type == TokenType.SEMICOLON:
         semicolon = tokens.pop()
         sql = (sql[:semicolon.start] + sql[semicolon.end + 1:]).strip()
-    if "--" in sql.rsplit("\n", 1)[-1]:
-        sql += "\n"
     return sql
 
 
@@ -351,6 +395,11 @@ def _error_place(exc: BaseException, model_path: Path) -> str:
     return place
 
 
+# What the compiled Jinja code depends on besides the template text: Jinja and Python (marshal),
+# and this module, which sets up the environment (its size and time stamp stand for its content).
+_CODE_VERSION = "|".join([jinja2.__version__, sys.implementation.cache_tag or "", *(
+    str(v) for v in (lambda st: (st.st_size, st.st_mtime_ns))(os.stat(__file__)))])
+
 # The placeholder token of this process's renderers: unguessable for a model's text, and the same for
 # every renderer, so a model rendered again renders the same text and is not parsed again.
 _PROCESS_TOKEN = secrets.token_hex(6)
@@ -358,8 +407,17 @@ _PROCESS_TOKEN = secrets.token_hex(6)
 
 @functools.lru_cache(maxsize=256)
 def _check_once(sql: str, path: str) -> None:
-    """check_sql, once per text (an error is raised every time: exceptions are not cached)."""
+    """check_sql, once per text (an error is raised every time: exceptions are not cached).
+
+    A text that parsed before on this machine (the machine cache, foxwarehouse.sqlcache) is not
+    parsed again. The placeholder token differs per process and is left out of the key: which
+    quoted name a relation has does not change whether the SQL parses.
+    """
+    entry = sqlcache.key("sqlok", sqlglot.__version__, sql.replace(_PROCESS_TOKEN, "TOKEN"))
+    if sqlcache.get(entry) is not None:
+        return
     check_sql(sql, Path(path))
+    sqlcache.put(entry, b"")
 
 
 def check_sql(sql: str, path: Path) -> exp.Query:

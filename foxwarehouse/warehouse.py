@@ -27,7 +27,8 @@ from .file_errors import DAMAGED, is_corrupt, storage_problem, warehouse_error
 # 2: master_plan is a view over training_jobs (version 1 stored a copy of it per run).
 # 3: model versions per run (run_models), the project's commit and dirty flag, the models
 #    fingerprint and the test-gate outcome in runs, and test_passes.
-SCHEMA_VERSION = 3
+# 4: the stage and model times of a run (runs.timings).
+SCHEMA_VERSION = 4
 
 SOURCE_TABLES: dict[str, str] = {
     "source_routing_candidates": """
@@ -78,11 +79,12 @@ CREATE TABLE IF NOT EXISTS runs (
     project_dir VARCHAR,
     project_commit VARCHAR,
     project_dirty BOOLEAN,
-    tests VARCHAR
+    tests VARCHAR,
+    timings VARCHAR
 )"""
 
 # Columns `runs` gained after version 2 (added in place when an older warehouse is upgraded).
-# git_commit holds the same commit as project_commit (the name the plan metadata keeps, SPEC §6).
+# git_commit holds the same commit as project_commit (the name the plan metadata keeps).
 RUNS_V3_COLUMNS: dict[str, str] = {
     "models_fingerprint": "VARCHAR",   # model_versions.models_fingerprint over run_models
     "project_dir": "VARCHAR",          # the project root (the folder holding its sql/)
@@ -90,6 +92,12 @@ RUNS_V3_COLUMNS: dict[str, str] = {
     "project_dirty": "BOOLEAN",        # uncommitted changes under sql/, macros/, config/, tests/
     "tests": "VARCHAR",                # the test gate: 'passed', 'cached', 'skipped' or 'none'
 }
+# Columns `runs` gained in version 4.
+RUNS_V4_COLUMNS: dict[str, str] = {
+    "timings": "VARCHAR",              # JSON: seconds per stage (ingest, build, export) and per model
+}
+# Each column added after version 2, with the version that added it.
+_ADDED_IN = {**{c: 3 for c in RUNS_V3_COLUMNS}, **{c: 4 for c in RUNS_V4_COLUMNS}}
 
 # Every column of `runs`, in order (what a sound warehouse of this version has).
 _RUNS_COLUMNS = re.findall(r"^ +(\w+) [A-Z]", RUNS_DDL, flags=re.MULTILINE)
@@ -225,7 +233,7 @@ class Warehouse:
         have = self.columns("runs")
         if not have:
             return
-        needed = _RUNS_COLUMNS if version >= SCHEMA_VERSION else [c for c in _RUNS_COLUMNS if c not in RUNS_V3_COLUMNS]
+        needed = [c for c in _RUNS_COLUMNS if _ADDED_IN.get(c, 0) <= version]
         missing = [c for c in needed if c not in have]
         if missing:
             raise WarehouseError(f"warehouse {self.path} {DAMAGED}: table runs has no column "
@@ -283,12 +291,12 @@ class Warehouse:
         self.con.execute(f"CREATE VIEW main.master_plan AS SELECT {select} FROM main.training_jobs")
 
     def _migrate_runs_columns(self) -> None:
-        """Version 2 -> 3: the new columns of ``runs`` (null for older runs); only the small runs
+        """Versions 2 -> 3 -> 4: the new columns of ``runs`` (null for older runs); only the small runs
         table is altered, so the upgrade costs the same whatever the number of candidates."""
         if "runs" not in self.tables():
             return
         have = self.columns("runs")
-        for column, dtype in RUNS_V3_COLUMNS.items():
+        for column, dtype in {**RUNS_V3_COLUMNS, **RUNS_V4_COLUMNS}.items():
             if column not in have:
                 self.con.execute(f"ALTER TABLE runs ADD COLUMN {column} {dtype}")
 

@@ -1,4 +1,4 @@
-{#- Model-family expansion (SPEC §5 "Families"). -#}
+{#- Model-family expansion. -#}
 
 {# `route` and `failed_families` are column names.
    The configured families for a route: model_families_by_route[route] if present, else model_families. #}

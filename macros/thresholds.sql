@@ -1,4 +1,4 @@
-{#- Threshold resolution (SPEC §4 "Thresholds"): task class, horizon from the target name, tier. -#}
+{#- Threshold resolution: task class, horizon from the target name, tier. -#}
 
 {# 'classification' when the upper-cased task_type contains CLASSIFICATION, else 'regression' (null included). #}
 {% macro task_class(task_type) -%}

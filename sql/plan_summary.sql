@@ -1,4 +1,4 @@
--- plan_summary: one row of counts for the plan's summary block (SPEC §6). total_blocked counts
+-- plan_summary: one row of counts for the plan's summary block. total_blocked counts
 -- ROUTE_BLOCKED pairs (decisions), whether or not blocked jobs are emitted.
 {% set tp = config.training_plan %}
 WITH jobs AS (

@@ -1,4 +1,4 @@
--- routing_candidates: one row per CS row and per (target, symbol) row, in the shape of SPEC §2a.
+-- routing_candidates: one row per CS row and per (target, symbol) row, in the shape of the routing-candidates input.
 -- Reads the 2a source as is, and aggregates the 2b raw sources (feature selection, stability
 -- snapshots, leakage) into the same shape. Defaults: stability UNKNOWN, sample_size 0, leakage UNKNOWN.
 WITH snapshot_stats AS (

@@ -24,15 +24,25 @@ WITH pairs AS (
     JOIN {{ ref('cs_decisions') }} AS cs ON cs.target = s.target
     WHERE s.side = 'symbol'
 ),
+-- The symbol rows of each target (the pairs above, counted without their wide columns): a
+-- count(*) OVER (PARTITION BY target) would carry every pair's reasons through its sort.
+pair_counts AS (
+    SELECT s.target, count(*) AS symbol_rows
+    FROM {{ ref('candidate_signal_states') }} AS s
+    JOIN {{ ref('cs_decisions') }} AS cs ON cs.target = s.target
+    WHERE s.side = 'symbol'
+    GROUP BY s.target
+),
 routed AS (
     SELECT
-        *,
+        r.*,
         {{ rule_outcome('route', 'route_rule') }} AS route_before_cap,
-        count(*) OVER (PARTITION BY target) AS symbol_rows
+        n.symbol_rows
     FROM (
         SELECT *, {{ rule_code('route') }} AS route_rule
         FROM (SELECT *{{ rule_settings('route') }} FROM pairs)
-    )
+    ) AS r
+    JOIN pair_counts AS n ON n.target = r.target
 ),
 ranked AS (
     SELECT

@@ -241,9 +241,12 @@ def check_audits(con: duckdb.DuckDBPyConnection, audits: list[Audit], relation: 
             cache[model] = list(con.sql(f"SELECT * FROM {relation('ref', model)} LIMIT 0").columns)
         return cache[model]
 
+    known = _fused_counts(con, audits, relation, columns)
     failures = []
     for audit in audits:
         sql = audit_sql(audit, relation, columns, renderer)
+        if known.get(audit.name) == 0:
+            continue
         try:
             count = one_row(con.execute(f"SELECT count(*) FROM ({sql})"))[0]
             if not count:
@@ -255,6 +258,47 @@ def check_audits(con: duckdb.DuckDBPyConnection, audits: list[Audit], relation: 
             raise ModelError(f"audit {audit.name} on {audit.model} cannot run: {duckdb_detail(exc)}", model=audit.model) from None
         failures.append(AuditFailure(audit, count, rows))
     return failures
+
+
+def _row_filter(audit: Audit) -> str | None:
+    """The condition marking a failing row of a not_null or accepted_values audit without `where:`
+    (the same condition its audit_sql selects), or None for any other audit."""
+    q = quote_identifier
+    if audit.where:
+        return None
+    if audit.check == "not_null":
+        return " OR ".join(f"{q(c)} IS NULL" for c in audit.spec)
+    if audit.check == "accepted_values":
+        spec = audit.spec
+        values = ", ".join(sql_literal(v) for v in spec["values"]) or "NULL"
+        return " OR ".join(f"NOT coalesce({q(c)} IN ({values}), {'TRUE' if spec['allow_null'] else 'FALSE'})"
+                           for c in spec["columns"])
+    return None
+
+
+def _fused_counts(con: duckdb.DuckDBPyConnection, audits: list[Audit], relation: Callable[[str, str], str],
+                  columns: Callable[[str], list[str]]) -> dict[str, int]:
+    """{audit name: failing rows} of the row-filter audits (not_null, accepted_values), counted in
+    one scan per model; the others are counted one query each. A failing audit is run again on its
+    own to list its rows, so the messages are those of the single queries."""
+    by_model: dict[str, list[tuple[Audit, str]]] = {}
+    for audit in audits:
+        cond = _row_filter(audit)
+        cols = audit.spec if audit.check == "not_null" else audit.spec["columns"] if cond else []
+        if cond is not None and all(c in columns(audit.model) for c in cols):
+            by_model.setdefault(audit.model, []).append((audit, cond))
+    counts: dict[str, int] = {}
+    for model, group in by_model.items():
+        if len(group) < 2:
+            continue
+        filters = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond in group)
+        try:
+            row = one_row(con.execute(f"SELECT {filters} FROM {relation('ref', model)}"))
+        except duckdb.Error as exc:
+            first = group[0][0]
+            raise ModelError(f"audit {first.name} on {model} cannot run: {duckdb_detail(exc)}", model=model) from None
+        counts.update((audit.name, int(n)) for (audit, _), n in zip(group, row))
+    return counts
 
 
 def run_audits(con: duckdb.DuckDBPyConnection, run_id: str, ctx: Context, relation: Callable[[str, str], str],

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from .. import jobs_json
-from ..engine import DuckDBEngine
+from ..engine import DuckDBEngine, one_row
 from ..errors import BuildError, FoxError, ModelError, duckdb_detail
 from ..faults import checkpoint
 from ..file_errors import is_storage_failure, warehouse_error
 from ..jobs_json import JOB_JSON_SQL
 from ..model_versions import known_versions, model_versions, models_fingerprint, project_git
+from ..progress import step
 from ..render import RelationResolver, model_order, projection_of, quote_identifier, sql_literal, view_models
 from ..warehouse import SOURCES, Warehouse, new_run_id, utc_now
 
@@ -131,6 +132,12 @@ def build(
                     f"SELECT * EXCLUDE (run_id, source_row) FROM {catalog}.main.{table} WHERE run_id = {run_literal}"
                 )
             existing = wh.tables()
+            # A run only ingested has no model rows (a failed build rolled its rows back); any other
+            # run (only a direct call rebuilds one) has its old rows deleted first. Looking for rows
+            # of a fresh run would scan every earlier run's rows: run ids of one day share the
+            # 8-byte prefix DuckDB's zone maps keep, so they cannot skip the other runs.
+            rebuilt = wh.run(run_id)["status"] != "ingested" or "run_models" not in existing or bool(one_row(
+                con.execute("SELECT count(*) FROM run_models WHERE run_id = ?", [run_id]))[0])
             checkpoint("build:start")
             for name in order:
                 if name in projections:
@@ -139,18 +146,22 @@ def build(
                     continue
                 if name in on_demand:
                     continue
-                _materialise(engine, catalog, name, rendered[name].sql, run_id, run_literal, existing,
-                             str(rendered[name].path), wh.path)
+                with step(name):   # one line per model with `plan --verbose`
+                    _materialise(engine, catalog, name, rendered[name].sql, run_id, run_literal, existing,
+                                 str(rendered[name].path), wh.path, rebuilt)
                 checkpoint(f"build:model:{name}")
-            check_unique_job_ids(con, catalog, run_id)
+            with step("unique job ids"):
+                check_unique_job_ids(con, catalog, run_id)
             if audit is not None:
-                audit(con, run_id, ctx, temp_relation, BUILD_CHECKS)
+                with step("audits"):
+                    audit(con, run_id, ctx, temp_relation, BUILD_CHECKS)
             plan = temp_relation("ref", PLAN_MODEL)  # the run's rows of the final view
-            if keep_job_json:
-                job_json = jobs_json.materialise(engine, plan)
-                fingerprint = plan_fingerprint(con, plan, job_json)
-            else:
-                fingerprint = plan_fingerprint(con, plan)
+            with step("plan fingerprint"):
+                if keep_job_json:
+                    job_json = jobs_json.materialise(engine, plan)
+                    fingerprint = plan_fingerprint(con, plan, job_json)
+                else:
+                    fingerprint = plan_fingerprint(con, plan)
             # The persistent views are defined once the run-scoped temp views are gone: a temp view
             # of the same name would shadow the table the view reads.
             drop_temp_views(con)
@@ -201,7 +212,10 @@ def _mark_failed(wh: Warehouse, run_id: str, message: str) -> None:
 
 
 def _materialise(engine: DuckDBEngine, catalog: str, name: str, sql: str, run_id: str, run_literal: str,
-                 existing: set[str], path: str, db_path: Path) -> None:
+                 existing: set[str], path: str, db_path: Path, rebuilt: bool = True) -> None:
+    """Append model `name`'s rows to its warehouse table (made, or widened by new columns, as
+    needed) under `run_id`, and point the run-scoped view `name` at them. `rebuilt` says the run
+    may already have rows there, which are deleted first."""
     table = f"{catalog}.main.{quote_identifier(name)}"
     try:
         columns = engine.describe(sql)
@@ -223,7 +237,8 @@ def _materialise(engine: DuckDBEngine, catalog: str, name: str, sql: str, run_id
         for column, dtype in columns:
             if column not in have:
                 engine.execute(f"ALTER TABLE {table} ADD COLUMN {quote_identifier(column)} {dtype}")
-        engine.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        if rebuilt:
+            engine.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
     try:
         engine.execute(f"INSERT INTO {table} BY NAME SELECT {run_literal} AS run_id, * FROM ({sql})")
     except engine.Error as exc:

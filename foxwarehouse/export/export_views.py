@@ -1,8 +1,8 @@
 """Derived views of a plan (by_target/, by_symbol/, by_route/, by_type/) and path-safe file names.
 
 Each view folder holds one ``<NAME>.json`` per value and an ``index.json`` mapping values to files.
-Jobs are read from the export's job table in bounded chunks: many small groups per query by key
-range, and a large group in slices of the plan order, so memory stays flat whatever the group sizes.
+Many small groups are read from the export's job table per query by key range (bounded chunks, so
+memory stays flat whatever the group sizes); a large group's file is written by DuckDB in one scan.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from urllib.parse import quote
 from ..atomic import atomic_stream, write_json_atomic
 from ..engine import CHUNK_ROWS
 from ..faults import checkpoint
+from .text_copy import copy_text
 
 VIEWS = {"by_target": "target", "by_symbol": "symbol", "by_route": "route", "by_type": "training_type"}
 MAX_NAME_BYTES = 160
@@ -81,7 +82,6 @@ def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> i
     folder.mkdir(parents=True, exist_ok=True)
     groups = con.execute(
         f"SELECT {column}, count(*) FROM {jobs_table} WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY 1").fetchall()
-    (total,) = con.execute(f"SELECT coalesce(max(plan_order), 0) FROM {jobs_table}").fetchone()
     index: dict[str, dict[str, object]] = {}
     for kind, first, last in _batches(groups):
         if kind == "range":
@@ -96,17 +96,15 @@ def _write_view(con, jobs_table: str, view: str, column: str, folder: Path) -> i
                     group.write(text)
                 index[name] = {"file": group.file_name, "jobs": group.count}
         else:
-            # One large group: streamed in slices of the plan order (a failure removes the temp file).
-            with _group_file(folder, view, first, int(last)) as group:
-                for start in range(1, int(total) + 1, CHUNK_ROWS):
-                    (text,) = con.execute(
-                        f"SELECT string_agg('  ' || job_json, ',' || chr(10) ORDER BY plan_order) FROM {jobs_table} "
-                        f"WHERE {column} = ? AND plan_order BETWEEN ? AND ?",
-                        [first, start, start + CHUNK_ROWS - 1],
-                    ).fetchone()
-                    if text:
-                        group.write(text)
-            index[group.name] = {"file": group.file_name, "jobs": group.count}
+            # One large group: DuckDB writes its file itself, scanning the job table (made in plan
+            # order) for the group's jobs: no sort, and the text never passes through Python.
+            name, count = str(first), int(last)
+            file_name = f"{safe_file_stem(name)}.json"
+            head = json.dumps({"view": view, "name": name, "total_jobs": count}, ensure_ascii=False)[:-1]
+            copy_text(con, folder / file_name, f"SELECT '  ' || job_json FROM {jobs_table} WHERE {column} = ?",
+                      [name], prefix=f'{head}, "jobs": [\n', separator=",\n", suffix="\n]}\n")
+            checkpoint(f"export:after-file:{folder.parent.name}/{folder.name}/{file_name}")
+            index[name] = {"file": file_name, "jobs": count}
     index_doc = {"view": view, "key": column, "entries": index}
     write_json_atomic(folder / "index.json", index_doc, indent=2, ensure_ascii=False)
     checkpoint(f"export:after-file:{folder.parent.name}/{folder.name}/index.json")

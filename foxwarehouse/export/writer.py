@@ -28,7 +28,7 @@ import yaml
 
 from .. import interrupts, jobs_json
 from ..atomic import atomic_stream, copy_file_atomic, unusable_path, write_text_atomic
-from ..engine import CHUNK_ROWS, one_row
+from ..engine import one_row
 from ..errors import ExportError, OutputError
 from ..faults import checkpoint
 from ..file_errors import error_detail, is_storage_failure, storage_problem, warehouse_error
@@ -38,9 +38,15 @@ from .export_record import read_folder_manifest_run
 from .export_views import write_derived_views
 from .markdown import TOP_N, routing_plan_markdown, training_plan_markdown
 from .publish import Publisher, discard_staging, new_staging, output_lock, write_manifest
+from .text_copy import Part, copy_parts, copy_text, yaml_safe_sql
 
 SCHEMA_VERSION = "1.0"
 ROUTING_PLAN_PATH = "routing_plan/routing_plan.json"
+# In routing_plan.json, a symbol's reason list names its target's CS reason by this item instead of
+# repeating it: the full reasons are cross_sectional.reason in its place (docs/ROUTING.md, section 5).
+CS_REASON_REF = "cs: see cross_sectional.reason"
+# Pairs per sorted part of the routing plan: one sort of a million would spill under the memory limit.
+ROUTING_PART_ROWS = 200_000
 PLAN_FOLDERS = ("routing_plan", "training_plan")     # publication order: the training plan last
 
 
@@ -72,7 +78,7 @@ def export(wh: Warehouse, run_id: str, out_dir: str | os.PathLike[str], wait: fl
     `config` is the run's config when the caller holds it (else it is read from the run);
     `job_json` a table of the run's job JSON the build already made (else it is made here).
     """
-    # From publishing until the run is recorded exported, a Ctrl-C or SIGTERM waits (SPEC §7): an
+    # From publishing until the run is recorded exported, a Ctrl-C or SIGTERM waits: an
     # interrupt never leaves the new plan live with its run still 'built'.
     with interrupts.critical() as live:
         try:
@@ -286,53 +292,86 @@ class _Writer:
             "total_pairs": int(self.total_pairs),
         }
 
-    def _target_entries(self) -> Iterator[str]:
-        """JSON `"T": {...}` members, one per target, streamed in chunks of targets."""
+    def _routing_parts(self, yaml_rows: bool, prefix: str, suffix: str) -> list[Part]:
+        """The routing plan's rows, in parts of whole targets of at most ROUTING_PART_ROWS pairs.
+
+        One text row per (target, symbol) pair in (target, symbol) order, plus one per target
+        without symbols: the target's key and CS entry on its first row, "}}" closing it on its last.
+        JSON rows are joined by "," (the symbols of one target stay on one line; a target's first row
+        starts a new line). YAML rows are joined by a line break and indent: the target is an explicit key
+        ("? T" / ": {...}", any length of name) and each further symbol a continuation line of the
+        flow mapping. A symbol's reason list names its target's CS reason by CS_REASON_REF instead
+        of repeating it (docs/ROUTING.md, section 5).
+        """
         targets = self.con.execute(
-            f"SELECT target, count(symbol) FROM (SELECT c.target, d.symbol FROM {self.t['cs_decisions']} c "
+            f"SELECT c.target, count(d.symbol) FROM {self.t['cs_decisions']} c "
             f"LEFT JOIN {self.t['routing_decisions']} d ON d.run_id = c.run_id AND d.target = c.target "
-            f"WHERE c.run_id = ?) GROUP BY target ORDER BY target",
+            f"WHERE c.run_id = ? GROUP BY c.target ORDER BY c.target",
             [self.run_id],
         ).fetchall()
-        for first, last in _chunks(targets):
-            rows = self.con.execute(
-                f"""WITH sym AS (
-                        SELECT target, map_from_entries(list({{'key': symbol, 'value': {{
-                            'route': route, 'cs_state': cs_state, 'local_state': local_state,
-                            'reason': reasons, 'reason_codes': reason_codes}}}} ORDER BY symbol)) AS m
-                        FROM {self.t['routing_decisions']}
-                        WHERE run_id = ? AND target >= ? AND target <= ? GROUP BY target)
-                    SELECT to_json(c.target) || ': {{"cross_sectional": ' ||
-                        to_json({{'state': c.cs_state, 'route': c.route, 'reason': c.reason,
-                                  'reason_code': c.reason_code}}) ||
-                        ', "symbols": ' || coalesce(to_json(sym.m), '{{}}') || '}}'
-                    FROM {self.t['cs_decisions']} c LEFT JOIN sym ON sym.target = c.target
-                    WHERE c.run_id = ? AND c.target >= ? AND c.target <= ?
-                    ORDER BY c.target""",
-                [self.run_id, first, last, self.run_id, first, last],
-            ).fetchall()
-            for (text,) in rows:
-                yield text
+        query = self._routing_query(yaml_rows)
+        # What goes between two parts: DuckDB needs a non-empty prefix and suffix on each.
+        between, tail, separator = ("  ", "\n", "\n  ") if yaml_rows else ("\n    ", ",", ",")
+        ranges = list(_chunks(targets, ROUTING_PART_ROWS))
+        return [Part(query, {"run": self.run_id, "first": first, "last": last}, prefix if i == 0 else between,
+                     separator, suffix if i == len(ranges) - 1 else tail)
+                for i, (first, last) in enumerate(ranges)]
+
+    def _routing_query(self, yaml_rows: bool) -> str:
+        if yaml_rows:
+            head = "'? ' || to_json(r.target) || chr(10) || '  : {\"cross_sectional\": '"
+            more, close = "'  '", "','"
+        else:
+            # A part's first target follows its prefix; every other one starts a new line.
+            head = ("CASE WHEN r.target = (SELECT min(target) FROM c) THEN '' ELSE chr(10) || '    ' END || "
+                    "to_json(r.target) || ': {\"cross_sectional\": '")
+            more, close = "''", "''"
+        row = (f"CASE WHEN r.first THEN {head} || r.cs_json || ', \"symbols\": {{' ELSE {more} END || "
+               f"coalesce(r.entry, '') || CASE WHEN r.last THEN '}}}}' ELSE {close} END")
+        if yaml_rows:
+            row = yaml_safe_sql(f"({row})")
+        in_part = "run_id = $run AND target >= $first AND target <= $last"
+        return f"""
+            WITH c AS (
+                SELECT target, reason AS cs_reason, to_json({{'state': cs_state, 'route': route,
+                       'reason': reason, 'reason_code': reason_code}}) AS cs_json
+                FROM {self.t['cs_decisions']} WHERE {in_part}),
+            d AS (SELECT * FROM {self.t['routing_decisions']} WHERE {in_part}),
+            g AS (SELECT target, min(symbol) AS first_symbol, max(symbol) AS last_symbol FROM d GROUP BY target),
+            r AS (
+                SELECT c.target, d.symbol, c.cs_json,
+                       d.symbol IS NOT DISTINCT FROM g.first_symbol AS first,
+                       d.symbol IS NOT DISTINCT FROM g.last_symbol AS last,
+                       to_json(d.symbol) || ':' || to_json({{'route': d.route, 'cs_state': d.cs_state,
+                           'local_state': d.local_state,
+                           'reason': CASE WHEN d.reasons[1] = c.cs_reason
+                                          THEN list_concat([{sql_literal(CS_REASON_REF)}], d.reasons[2:])
+                                          ELSE d.reasons END,
+                           'reason_codes': d.reason_codes}}) AS entry
+                FROM c LEFT JOIN d ON d.target = c.target LEFT JOIN g ON g.target = c.target)
+            SELECT {row} FROM r ORDER BY r.target, r.symbol NULLS FIRST"""
 
     def write_routing_plan(self) -> None:
         folder = self.root / "routing_plan"
         meta = self._routing_metadata()
         path = folder / "routing_plan.json"
-        with _plan_stream(path) as fh:
-            fh.write('{\n  "metadata": ' + _indent(json.dumps(meta, indent=2, ensure_ascii=False)) + ',\n  "targets": {')
-            first = True
-            for member in self._target_entries():
-                fh.write(("\n    " if first else ",\n    ") + member)
-                first = False
-            fh.write(("\n  }" if not first else "}") + "\n}\n")
+        head = '{\n  "metadata": ' + _indent(json.dumps(meta, indent=2, ensure_ascii=False)) + ',\n  "targets": {'
+        if int(self.total_targets) > 0:
+            copy_parts(self.con, path, self._routing_parts(False, head + "\n    ", "\n  }\n}\n"),
+                       before_rename=f"export:before-rename:{path.name}")
+        else:
+            with _plan_stream(path) as fh:
+                fh.write(head + "}\n}\n")
         self._record("routing_plan/routing_plan.json")
         if "YAML" in self.formats:
-            with _plan_stream(folder / "routing_plan.yaml") as fh:
-                fh.write(yaml.safe_dump({"metadata": meta}, sort_keys=False, allow_unicode=True))
-                fh.write("targets:" + (" {}\n" if self.total_targets == 0 else "\n"))
-                for member in self._target_entries():
-                    key, value = _split_member(member)
-                    fh.write(yaml_safe_json(f"  ? {key}\n  : {value}\n"))
+            path = folder / "routing_plan.yaml"
+            head = yaml.safe_dump({"metadata": meta}, sort_keys=False, allow_unicode=True)
+            if int(self.total_targets) > 0:
+                copy_parts(self.con, path, self._routing_parts(True, head + "targets:\n  ", "\n"),
+                           before_rename=f"export:before-rename:{path.name}")
+            else:
+                with _plan_stream(path) as fh:
+                    fh.write(head + "targets: {}\n")
             self._record("routing_plan/routing_plan.yaml")
         if "MARKDOWN" in self.formats:
             route_rows = self.con.execute(
@@ -355,40 +394,35 @@ class _Writer:
 
     # --- training plan ----------------------------------------------------------------------
 
-    def _job_chunks(self, prefix: str) -> Iterator[str]:
-        total = int(self.total_jobs)
-        for start in range(1, total + 1, CHUNK_ROWS):
-            (text,) = one_row(self.con.execute(
-                f"SELECT string_agg({sql_literal(prefix)} || job_json, ',' || chr(10) ORDER BY plan_order) "
-                f"FROM {self.job_json} WHERE plan_order BETWEEN ? AND ?",
-                [start, start + CHUNK_ROWS - 1],
-            ))
-            if text:
-                yield text
-
     def write_training_plan(self) -> None:
         folder = self.root / "training_plan"
         master = folder / "master_training_plan.json"
-        with _plan_stream(master) as fh:
-            fh.write('{\n  "metadata": ' + _indent(json.dumps(self.metadata, indent=2, ensure_ascii=False)))
-            fh.write(',\n  "jobs": [')
-            first = True
-            for chunk in self._job_chunks("    "):
-                fh.write(("\n" if first else ",\n") + chunk)
-                first = False
-            fh.write(("\n  ]" if not first else "]") + ',\n  "summary": ')
-            fh.write(_indent(json.dumps(self.summary, indent=2, ensure_ascii=False)) + "\n}\n")
+        # The job table is made in plan order (jobs_json.materialise) and the warehouse keeps
+        # insertion order, so a plain scan yields the jobs in plan order without a sort.
+        rows = f"SELECT job_json FROM {self.job_json}"
+        (count,) = one_row(self.con.execute(f"SELECT count(*) FROM {self.job_json}"))
+        head = '{\n  "metadata": ' + _indent(json.dumps(self.metadata, indent=2, ensure_ascii=False)) + ',\n  "jobs": ['
+        summary = ',\n  "summary": ' + _indent(json.dumps(self.summary, indent=2, ensure_ascii=False)) + "\n}\n"
+        if count:
+            copy_text(self.con, master, rows, None, prefix=head + "\n    ", separator=",\n    ",
+                      suffix="\n  ]" + summary, before_rename=f"export:before-rename:{master.name}")
+        else:
+            with _plan_stream(master) as fh:
+                fh.write(head + "]" + summary)
         self._record("training_plan/master_training_plan.json")
-        copy = folder / "training_plan.json"
-        copy_file_atomic(master, copy)
+        _link_or_copy(master, folder / "training_plan.json")
         self._record("training_plan/training_plan.json")
         if "YAML" in self.formats:
-            with _plan_stream(folder / "training_plan.yaml") as fh:
-                fh.write(yaml.safe_dump({"metadata": self.metadata}, sort_keys=False, allow_unicode=True))
-                fh.write("jobs:" + (" []\n" if int(self.total_jobs) == 0 else "\n"))
-                for chunk in self._job_chunks("- "):
-                    fh.write(yaml_safe_json(chunk.replace(",\n- ", "\n- ")) + "\n")
-                fh.write(yaml.safe_dump({"summary": self.summary}, sort_keys=False, allow_unicode=True))
+            path = folder / "training_plan.yaml"
+            head = yaml.safe_dump({"metadata": self.metadata}, sort_keys=False, allow_unicode=True)
+            tail = yaml.safe_dump({"summary": self.summary}, sort_keys=False, allow_unicode=True)
+            if count:
+                copy_text(self.con, path, f"SELECT '- ' || {yaml_safe_sql('job_json')} FROM {self.job_json}", None,
+                          prefix=head + "jobs:\n", separator="\n", suffix="\n" + tail,
+                          before_rename=f"export:before-rename:{path.name}")
+            else:
+                with _plan_stream(path) as fh:
+                    fh.write(head + "jobs: []\n" + tail)
             self._record("training_plan/training_plan.yaml")
         if "MARKDOWN" in self.formats:
             top = self.con.execute(
@@ -427,24 +461,25 @@ def yaml_safe_json(text: str) -> str:
     return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def _split_member(member: str) -> tuple[str, str]:
-    """JSON member text ``"key": value`` -> (key JSON, value JSON); the key itself may hold ': '."""
-    _, end = _JSON_DECODER.raw_decode(member)
-    return member[:end], member[end:].removeprefix(": ")
-
-
-_JSON_DECODER = json.JSONDecoder()
-
-
-def _chunks(groups: list[tuple[str, int]]) -> Iterator[tuple[str, str]]:
+def _chunks(groups: list[tuple[str, int]], rows: int) -> Iterator[tuple[str, str]]:
+    """(first, last) key ranges of consecutive groups holding at most `rows` rows (or one group)."""
     start = 0
     while start < len(groups):
         end, total = start, 0
-        while end < len(groups) and (total == 0 or total + groups[end][1] <= CHUNK_ROWS):
+        while end < len(groups) and (total == 0 or total + groups[end][1] <= rows):
             total += max(groups[end][1], 1)
             end += 1
         yield groups[start][0], groups[end - 1][0]
         start = end
+
+
+def _link_or_copy(master: Path, mirror: Path) -> None:
+    """training_plan.json: the master's content under a second name, as a hard link where the file
+    system allows one (no second copy of the bytes), else as an atomic copy."""
+    try:
+        os.link(master, mirror)
+    except OSError:
+        copy_file_atomic(master, mirror)
 
 
 def _indent(text: str) -> str:

@@ -2,7 +2,7 @@
 --   kind 'pair' one row per (target, symbol) from routing_decisions (route = ROUTE_*),
 --   kind 'cs'   one row per target from cs_decisions, symbol NULL (route = ENABLED / DISABLED).
 -- Decision columns: route, cs_state, local_state, reason_codes. Input columns (what routing read):
--- score, stability (as classified, SPEC §4), sample_size, leakage_status.
+-- score, stability (as classified), sample_size, leakage_status.
 CREATE OR REPLACE MACRO plan_decisions(r) AS TABLE
 SELECT
     'pair' AS kind, target, symbol, route, cs_state, local_state, reason_codes,

@@ -248,7 +248,7 @@ def with_metrics(**changes: Any) -> list[list[Any]]:
 
 
 def make_stability_and_columns(out: Path) -> None:
-    """Repeated column names and the stability metrics' types and ranges (SPEC §2 normalisation)."""
+    """Repeated column names and the stability metrics' types and ranges."""
     # Two columns of one name: DuckDB reads the second parquet one as score_1, so the real schema decides.
     cols = good_columns()
     arrays = [pa.array(v, type=ARROW[k]) for k, v in cols.items()]

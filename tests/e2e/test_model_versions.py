@@ -1,4 +1,4 @@
-"""Model versions per run (SPEC §9): each run records its models' rendered SQL and a fingerprint of
+"""Model versions per run: each run records its models' rendered SQL and a fingerprint of
 the sqlglot-normalised form; `runs` shows a models fingerprint; `diff` names the models changed
 directly and downstream, with the normalised SQL change, in every output format."""
 from __future__ import annotations
@@ -192,7 +192,7 @@ def test_a_sql_edit_is_named_by_diff_in_every_format(fw, project: Path) -> None:
 def test_a_reformatted_model_is_not_a_change(fw, project: Path) -> None:
     _plan(fw, project)
     _reformat(project)
-    # the same inputs, config and models: nothing to plan (SPEC §9)
+    # the same inputs, config and models: nothing to plan
     assert "no changes" in _plan(fw, project).out
     _plan(fw, project, extra=("--force",))
     text = _diff(fw, "text")

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from foxwarehouse.config import config_hash, load_config
-from helpers import ROOT, config_with, strict_json_load, visible_files, write_candidates, write_config
+from helpers import ROOT, config_with, plan_in, run_cli, strict_json_load, visible_files, write_candidates, write_config
 
 
 def row(target: str, symbol: str | None, score: Any, sample_size: int = 10_000, **extra: Any) -> dict[str, Any]:
@@ -121,6 +121,55 @@ def test_metrics_snapshot_holds_the_routing_candidates(plan):
 def test_training_plan_json_is_the_master_byte_for_byte(plan):
     folder = plan.out / "training_plan"
     assert (folder / "training_plan.json").read_bytes() == (folder / "master_training_plan.json").read_bytes()
+    # not a second copy of the bytes: a hard link where the file system allows one
+    assert (folder / "training_plan.json").samefile(folder / "master_training_plan.json")
+
+
+def test_training_plan_json_is_a_copy_where_hard_links_fail(tmp_path, monkeypatch):
+    import foxwarehouse.export.writer as writer
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(writer.os, "link", refuse)
+    folder = plan_in(tmp_path, ROWS).out / "training_plan"
+    assert (folder / "training_plan.json").read_bytes() == (folder / "master_training_plan.json").read_bytes()
+    assert not (folder / "training_plan.json").samefile(folder / "master_training_plan.json")
+
+
+def test_routing_plan_symbols_name_the_cs_reason_instead_of_repeating_it(plan):
+    from foxwarehouse.export.writer import CS_REASON_REF
+
+    text = (plan.out / "routing_plan" / "routing_plan.json").read_text(encoding="utf-8")
+    for target, entry in plan.routing["targets"].items():
+        cs_reason = entry["cross_sectional"]["reason"]
+        assert text.count(json.dumps(cs_reason)) == 1, target     # written once, in the CS entry
+        for symbol, decision in entry["symbols"].items():
+            assert decision["reason"][0] == CS_REASON_REF, (target, symbol)
+            full = [cs_reason if r == CS_REASON_REF else r for r in decision["reason"]]
+            assert full[0].startswith("cs: ") and full[1].startswith("symbol: ") and full[2].startswith("route: ")
+
+
+def test_files_written_in_parts_or_by_duckdb_are_the_same_files(shared_plan, tmp_path, monkeypatch):
+    import foxwarehouse.export.export_views as export_views
+    import foxwarehouse.export.writer as writer
+
+    plan = shared_plan("large", [row(f"target_{t:02d}", f"SYM{s:04d}", 0.6) for t in range(12) for s in range(500)])
+    monkeypatch.setattr(writer, "ROUTING_PART_ROWS", 700)     # 12 targets of 500 pairs: 12 parts
+    monkeypatch.setattr(export_views, "CHUNK_ROWS", 600)      # views by route and type: large groups
+    db = plan.out.parent / "warehouse.duckdb"
+    assert run_cli(["export", "--db", db, "--out", tmp_path / "out"]).code == 0
+    for name in ("routing_plan.json", "routing_plan.yaml"):
+        whole, parts = ((root / "routing_plan" / name).read_text(encoding="utf-8").split("\n")
+                        for root in (plan.out, tmp_path / "out"))
+        assert [line for line in whole if "generated_at" not in line] == \
+            [line for line in parts if "generated_at" not in line], name
+    assert yaml.safe_load((tmp_path / "out" / "routing_plan" / "routing_plan.yaml").read_text(encoding="utf-8")) == \
+        strict_json_load(tmp_path / "out" / "routing_plan" / "routing_plan.json")
+    views = [p.relative_to(plan.out) for p in sorted((plan.out / "training_plan").rglob("by_*/*.json"))]
+    assert len(views) > 6000 // 500
+    for rel in views:
+        assert (tmp_path / "out" / rel).read_bytes() == (plan.out / rel).read_bytes(), rel
 
 
 def test_every_json_file_is_strict_rfc_8259(plan):

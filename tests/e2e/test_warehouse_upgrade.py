@@ -13,7 +13,7 @@ import foxwarehouse
 from foxwarehouse.errors import WarehouseError
 from foxwarehouse.analyst.feed import stream_jobs
 from foxwarehouse.project import bundled_dir
-from foxwarehouse.warehouse import RUNS_V3_COLUMNS, SCHEMA_VERSION, Warehouse
+from foxwarehouse.warehouse import RUNS_V3_COLUMNS, RUNS_V4_COLUMNS, SCHEMA_VERSION, Warehouse
 
 EXAMPLE = bundled_dir("examples") / "routing_candidates" / "routing_candidates.parquet"
 PLAN_COLUMNS = ("run_id, plan_order, job_id, target, symbol, route, training_type, model_families, priority, "
@@ -85,7 +85,7 @@ def _as_version_2(db: Path) -> None:
     try:
         con.execute("DROP TABLE run_models")
         con.execute("DROP TABLE test_passes")
-        for column in RUNS_V3_COLUMNS:
+        for column in [*RUNS_V3_COLUMNS, *RUNS_V4_COLUMNS]:
             con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         con.execute("UPDATE foxwarehouse_meta SET value = '2' WHERE key = 'schema_version'")
     finally:
@@ -105,8 +105,8 @@ def test_a_version_2_warehouse_reads_and_upgrades_to_model_versions(planned: Pat
     assert result.code == 0, result
     assert json.loads(result.out)["models"]["status"] == "unknown"
     with Warehouse(planned) as wh:                      # a write connection upgrades in place
-        assert wh.schema_version == SCHEMA_VERSION == 3
-        assert set(RUNS_V3_COLUMNS) <= wh.columns("runs")
+        assert wh.schema_version == SCHEMA_VERSION == 4
+        assert set(RUNS_V3_COLUMNS) | set(RUNS_V4_COLUMNS) <= wh.columns("runs")
         assert {"run_models", "test_passes"} <= wh.tables()
         old_run = wh.resolve_run("latest")
         assert wh.run(old_run)["models_fingerprint"] is None and wh.run_models(old_run) is None
@@ -119,3 +119,21 @@ def test_a_version_2_warehouse_reads_and_upgrades_to_model_versions(planned: Pat
         assert wh.run(new_run)["models_fingerprint"] and wh.run_models(new_run)
     result = run_cli(["diff", old_run, "latest", "--db", planned], capsys)
     assert result.code == 0 and "models: unknown (no model versions recorded for a" in result.out, result
+
+
+def test_a_version_3_warehouse_gains_the_run_timings(planned: Path, tmp_path: Path) -> None:
+    """Version 3 had no runs.timings: it is read as is, and a write connection adds the column; the
+    next plan records its stage times there."""
+    con = duckdb.connect(str(planned))
+    try:
+        con.execute("ALTER TABLE runs DROP COLUMN timings")
+        con.execute("UPDATE foxwarehouse_meta SET value = '3' WHERE key = 'schema_version'")
+    finally:
+        con.close()
+    with Warehouse(planned, read_only=True) as wh:
+        assert wh.schema_version == 3 and "timings" not in wh.columns("runs")
+    foxwarehouse.plan(metrics=EXAMPLE, db=planned, out=tmp_path / "METRICS", force=True)
+    with Warehouse(planned, read_only=True) as wh:
+        assert wh.schema_version == 4
+        timings = json.loads(wh.run(wh.resolve_run("latest"))["timings"])
+    assert set(timings["stages"]) >= {"ingest", "build", "export"}, timings

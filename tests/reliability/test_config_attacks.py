@@ -1,4 +1,4 @@
-"""Hostile routing configs (SPEC §3): what a red team tries on the YAML of `--config`.
+"""Hostile routing configs: what a red team tries on the YAML of `--config`.
 
 Every case is planned with good metrics on top of a workspace that already holds a good run and its
 export. A hostile config stops `plan` with exit 2 before anything is ingested: one message naming the

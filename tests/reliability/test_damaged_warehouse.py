@@ -1,4 +1,4 @@
-"""Damaged warehouses and unusable paths (SPEC §7): exit 2, one line naming the file, nothing lost.
+"""Damaged warehouses and unusable paths: exit 2, one line naming the file, nothing lost.
 
 Every case runs on a copy of a workspace holding two good runs, the second one published. A damaged
 warehouse file (truncated, zeroed blocks, empty, a folder, garbage, a foreign DuckDB file, an edited

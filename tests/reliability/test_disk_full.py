@@ -1,4 +1,4 @@
-"""Disk full (SPEC §7): exit 2, one line naming the file, nothing lost, and the next run works.
+"""Disk full: exit 2, one line naming the file, nothing lost, and the next run works.
 
 The export folder or the warehouse sits on a small tmpfs filled until only a few bytes or kilobytes
 are free (skipped, with the reason, where this machine cannot mount one). A full export folder

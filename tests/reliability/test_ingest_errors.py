@@ -226,7 +226,7 @@ def test_the_ingest_command_rejects_the_same_way(earlier):
     assert warehouse_state(earlier.db) == earlier.state
 
 
-# --- repeated names, the stability_metrics struct, raw file names (issue 15) ----------------------
+# --- repeated names, the stability_metrics struct, raw file names ----------------------
 
 def parquet(earlier: Earlier, name: str, table: pa.Table) -> Path:
     earlier._n += 1

@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM (SPEC §7), and the trainer-side calls that must never hang or raise (SPEC §8).
+"""Ctrl-C and SIGTERM , and the trainer-side calls that must never hang or raise.
 
 A signal sent to `python -m foxwarehouse` at any point of `plan` or of a long `query` gives exactly
 one line on stderr ("interrupted" / "terminated"), exit 130 / 143 and no traceback, and stops a
