@@ -99,6 +99,9 @@ RUNS_V4_COLUMNS: dict[str, str] = {
 # Each column added after version 2, with the version that added it.
 _ADDED_IN = {**{c: 3 for c in RUNS_V3_COLUMNS}, **{c: 4 for c in RUNS_V4_COLUMNS}}
 
+# DuckDB's file starts with three 4 KiB headers, then its blocks.
+_FILE_HEADERS = 3 * 4096
+
 # Every column of `runs`, in order (what a sound warehouse of this version has).
 _RUNS_COLUMNS = re.findall(r"^ +(\w+) [A-Z]", RUNS_DDL, flags=re.MULTILINE)
 
@@ -198,7 +201,25 @@ class Warehouse:
             except duckdb.Error as exc:
                 raise _open_error(self.path, exc) from None
 
+    def _check_not_truncated(self) -> None:
+        """A file shorter than the blocks DuckDB's own header counts was cut short (a copy stopped
+        early, a full disk): refused when it is opened, before a command reads a missing block (or
+        writes a new run next to runs that can no longer be read)."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return
+        # Only the used blocks must all be in the file (DuckDB itself cuts free blocks off its end),
+        # so this catches every cut below them, not a cut through free space only.
+        row = self.con.execute("SELECT block_size, used_blocks FROM pragma_database_size() "
+                               "WHERE database_name = current_database()").fetchone()
+        if row is not None and row[0] and size < _FILE_HEADERS + int(row[0]) * int(row[1]):
+            raise WarehouseError(f"warehouse {self.path} {DAMAGED}: the file is {size:,} bytes, shorter than the "
+                                 f"{int(row[1])} used blocks of {int(row[0]):,} bytes it records (was it truncated?)",
+                                 path=self.path)
+
     def _check_schema_version(self) -> None:
+        self._check_not_truncated()
         tables = {r[0] for r in self.con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
         if "foxwarehouse_meta" not in tables:
