@@ -54,12 +54,17 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float,
 
 
 def dir_size(path: Path) -> int:
+    """Bytes of the files below `path`, a hard-linked file (training_plan.json) counted once."""
     total = 0
+    seen: set[tuple[int, int]] = set()
     for root, _, files in os.walk(path, followlinks=False):
         for name in files:
             p = Path(root) / name
             if not p.is_symlink():
-                total += p.stat().st_size
+                st = p.stat()
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
     return total
 
 
