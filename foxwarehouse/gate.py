@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -37,10 +36,10 @@ from . import __version__
 from .engine import one_row
 from .errors import TestGateError
 from .project import Project
+from .sqlcache import CACHE_ENV, machine_folder  # noqa: F401 (CACHE_ENV: gate's documented setting)
 from .warehouse import Warehouse, utc_now
 
 PASSED, CACHED, SKIPPED, NONE = "passed", "cached", "skipped", "none"
-CACHE_ENV = "FOXWAREHOUSE_CACHE_DIR"
 MAX_REPORTED = 10          # failing cases shown in full; the count covers all of them
 _FINGERPRINT_VERSION = "foxwarehouse-test-gate-1"
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -140,13 +139,7 @@ def tests_fingerprint(project: Project, files: Iterable[Path] | None = None) -> 
 
 def machine_cache_dir() -> Path | None:
     """The per-machine record of passes, or None when it is turned off."""
-    value = os.environ.get(CACHE_ENV)
-    if value is not None:
-        if value.strip().lower() in ("", "off", "0", "none"):
-            return None
-        return Path(value) / "test-passes"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "foxwarehouse" / "test-passes"
+    return machine_folder("test-passes")
 
 
 def _machine_has(fingerprint: str) -> bool:

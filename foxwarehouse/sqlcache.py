@@ -22,15 +22,21 @@ from .atomic import atomic_stream
 CACHE_ENV = "FOXWAREHOUSE_CACHE_DIR"
 
 
-def cache_dir() -> Path | None:
-    """The folder of cached model work, or None when the machine cache is turned off."""
+def machine_folder(name: str) -> Path | None:
+    """The folder `name` of foxwarehouse's per-machine cache ($FOXWAREHOUSE_CACHE_DIR, else the XDG
+    cache folder), or None when the cache is turned off (FOXWAREHOUSE_CACHE_DIR=off)."""
     value = os.environ.get(CACHE_ENV)
     if value is not None:
         if value.strip().lower() in ("", "off", "0", "none"):
             return None
-        return Path(value) / "models"
+        return Path(value) / name
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "foxwarehouse" / "models"
+    return Path(base) / "foxwarehouse" / name
+
+
+def cache_dir() -> Path | None:
+    """The folder of cached model work, or None when the machine cache is turned off."""
+    return machine_folder("models")
 
 
 def key(kind: str, *parts: str) -> str:

@@ -32,6 +32,18 @@ STATE_DIR = ".foxwarehouse"   # an output folder's bookkeeping (lock, record, st
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def one_line_error(result: Any, *words: str) -> str:
+    """Exit 2, no traceback, exactly one line on stderr starting with 'error: ' and holding every
+    word; that line."""
+    assert result.code == 2, result
+    assert "Traceback" not in result.err + result.out, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result
+    for word in words:
+        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
+    return lines[0]
+
+
 def one_exported_run(ws: Path) -> Path:
     """Make `ws` a workspace holding good.parquet, config.yaml, one good run in w.duckdb and its
     export in out/: the earlier run and export that no later command may touch."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from helpers import CliResult, run_cli, tree_bytes
-from reliability_helpers import assert_runs_intact, copy_workspace, one_exported_run, warehouse_snapshot
+from reliability_helpers import assert_runs_intact, copy_workspace, one_exported_run, one_line_error, warehouse_snapshot
 from reliability_log import record
 
 from foxwarehouse.consumer import load_plan
@@ -53,15 +53,7 @@ def ws(template: Path, tmp_path: Path) -> Guard:
     return Guard(copy_workspace(template, tmp_path / "ws"))
 
 
-def usage_error(result: CliResult, *words: str) -> str:
-    """Exit 2, one line on stderr starting with 'error: ', holding every word; no traceback."""
-    assert result.code == 2, result
-    assert "Traceback" not in result.err + result.out, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result
-    for word in words:
-        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
-    return lines[0]
+usage_error = one_line_error
 
 
 def write_json(path: Path, doc: Any) -> Path:

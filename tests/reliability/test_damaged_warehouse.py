@@ -20,8 +20,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from helpers import SIMPLE_CONFIG, THREE_ROWS, CliResult, run_cli, tree_bytes, write_candidates, write_config
-from reliability_helpers import assert_runs_intact, warehouse_snapshot
+from helpers import SIMPLE_CONFIG, THREE_ROWS, run_cli, tree_bytes, write_candidates, write_config
+from reliability_helpers import assert_runs_intact, one_line_error, warehouse_snapshot
 from reliability_log import record
 
 SUITE = "damaged_warehouse"
@@ -48,15 +48,6 @@ def ws(template: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(template, tmp_path / "ws", symlinks=True))
 
 
-def one_line_error(result: CliResult, *words: str) -> str:
-    """Exit 2, no traceback, exactly one line on stderr, holding every word."""
-    assert result.code == 2, result
-    assert "Traceback" not in result.err, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 def digest(path: Path) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from helpers import SIMPLE_CONFIG, THREE_ROWS, CliResult, run_cli, visible_files, write_candidates, write_config
-from reliability_helpers import STATE_DIR, assert_runs_intact, check_complete_export, warehouse_snapshot
+from reliability_helpers import STATE_DIR, assert_runs_intact, check_complete_export, one_line_error, warehouse_snapshot
 from reliability_log import record
 
 from foxwarehouse.warehouse import Warehouse
@@ -68,14 +68,6 @@ def plan(ws: Path, metrics: str, db: Path, out: Path) -> CliResult:
                     "--skip-tests", "--force"])
 
 
-def one_line_error(result: CliResult, *words: str) -> str:
-    assert result.code == 2, result
-    assert "Traceback" not in result.err, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 def refs(db: Path) -> tuple[str, str]:
