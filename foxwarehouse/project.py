@@ -137,11 +137,14 @@ def load_project(project_dir: str | os.PathLike[str] | None = None) -> Project:
 
 def refuse_older_project(folder: Path) -> None:
     """Stop in a folder that looks like a project made before the project file (sql/ and macros/
-    but no foxwarehouse.yml): some commands would use its models and others the packaged ones."""
+    but no foxwarehouse.yml): some commands would use its models and others the packaged ones.
+    The package's own folder and a source checkout of foxwarehouse (where the README's commands
+    run) hold the packaged models themselves, so they are not older projects."""
     try:
         older = ((folder / "sql").is_dir() and (folder / "macros").is_dir()
                  and not (folder / PROJECT_FILE).exists()
-                 and folder.resolve() != bundled_dir("sql").resolve().parent)
+                 and folder.resolve() != bundled_dir("sql").resolve().parent
+                 and not (folder / "foxwarehouse" / "__init__.py").is_file())
     except OSError:
         return
     if older:

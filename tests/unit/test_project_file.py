@@ -90,6 +90,22 @@ def test_a_project_without_its_project_file_is_refused_by_every_command(
     assert load_project().root == tmp_path / "old"
 
 
+def test_a_checkout_of_foxwarehouse_itself_is_not_an_older_project(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's first command, `pip install . && foxwarehouse demo`, runs at the root of a clone:
+    its sql/ and macros/ are the package's own sources, not a project an older init made."""
+    from helpers import run_cli
+
+    monkeypatch.delenv(PROJECT_DIR_ENV, raising=False)
+    for part in ("sql", "macros", "foxwarehouse"):
+        (tmp_path / "clone" / part).mkdir(parents=True)
+    (tmp_path / "clone" / "foxwarehouse" / "__init__.py").write_text("", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "clone")
+    assert load_project().root != tmp_path / "clone"   # the packaged project
+    result = run_cli(["compile", "routing_decisions"])
+    assert result.code == 0 and "no foxwarehouse.yml" not in result.err, result
+
+
 def test_project_file_paths_are_relative_to_it(tmp_path: Path) -> None:
     path = tmp_path / PROJECT_FILE
     path.write_text("db: state/w.duckdb\nout: ../out\nengine: DuckDB\n", encoding="utf-8")
