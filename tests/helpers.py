@@ -84,6 +84,15 @@ horizon_extraction:
     multiplier: 1440
 """
 
+# The smallest valid routing config as YAML text, five lines: what a case appends starts at line 6.
+BASE_CONFIG_YAML = """\
+routing:
+  min_sample_size: {cross_sectional: 5000, symbol: 1000}
+  cross_sectional: {min_score: 0.5, strong_score: 0.7}
+  symbol: {min_score: 0.5, strong_score: 0.7}
+  experimental: {min_score: 0.3, max_fraction_symbols_per_target: 0.5}
+"""
+
 SIMPLE_CONFIG: dict[str, Any] = {
     "routing": {
         "min_sample_size": {"cross_sectional": 5000, "symbol": 1000},

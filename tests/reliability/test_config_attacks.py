@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import THREE_ROWS, run_cli, strict_json_load, tree_bytes, write_candidates
+from helpers import BASE_CONFIG_YAML, THREE_ROWS, run_cli, strict_json_load, tree_bytes, write_candidates
 from hypothesis import HealthCheck, given, settings, strategies as st
 from reliability_log import record
 
@@ -25,14 +25,7 @@ from foxwarehouse.errors import ConfigError
 SUITE = "config_attacks"
 
 
-# Lines 1-5; what a case appends starts at line 6.
-BASE = """\
-routing:
-  min_sample_size: {cross_sectional: 5000, symbol: 1000}
-  cross_sectional: {min_score: 0.5, strong_score: 0.7}
-  symbol: {min_score: 0.5, strong_score: 0.7}
-  experimental: {min_score: 0.3, max_fraction_symbols_per_target: 0.5}
-"""
+BASE = BASE_CONFIG_YAML   # five lines: what a case appends starts at line 6
 
 
 def laughs(levels: int) -> str:

@@ -10,20 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SIMPLE_CONFIG, config_with
+from helpers import BASE_CONFIG_YAML, SIMPLE_CONFIG, config_with
 
 from foxwarehouse.config import MAX_COUNT, load_config, read_config_file, validate_config, validate_config_with_notices
 from foxwarehouse.errors import ConfigError, ProjectError
 from foxwarehouse.project import read_project_file
 from foxwarehouse.yaml_loader import YamlLimitError, load_yaml, safe_load
 
-BASE = """\
-routing:
-  min_sample_size: {cross_sectional: 5000, symbol: 1000}
-  cross_sectional: {min_score: 0.5, strong_score: 0.7}
-  symbol: {min_score: 0.5, strong_score: 0.7}
-  experimental: {min_score: 0.3, max_fraction_symbols_per_target: 0.5}
-"""
+BASE = BASE_CONFIG_YAML   # five lines: what a case appends starts at line 6
 
 
 def load_text(tmp_path: Path, text: str) -> dict[str, Any]:
