@@ -4,7 +4,9 @@ A reader of the path sees the previous content or the new one, never a partial f
 the package writes goes through here: :func:`atomic_stream` for a file written piece by piece,
 :func:`write_text_atomic` / :func:`write_json_atomic` for a whole text, :func:`copy_file_atomic`
 for a copy, and :func:`temp_file_beside` and :func:`rename_into_place` for a complete file made elsewhere (a staged export file,
-a compacted warehouse). Publishing a whole export (folders, the lock, user files) is
+a compacted warehouse), and :func:`temp_folder_beside`, :func:`write_unseen_file` and
+:func:`move_folder_into_place` for a folder of many small files made whole before it is seen
+(the derived views). Publishing a whole export (folders, the lock, user files) is
 foxwarehouse/export/publish.py.
 
 :func:`unusable_path` says, in words, why a path given on the command line (``--db``, ``--out``,
@@ -94,6 +96,46 @@ def temp_file_beside(path: Path) -> Path:
 def rename_into_place(src: Path, dst: Path) -> None:
     """Rename a complete file over `dst` (same file system): readers see the old file or the new one."""
     os.replace(src, dst)
+
+
+def temp_folder_beside(path: Path) -> Path:
+    """An empty folder next to `path`, private to this process, made like any folder (the umask
+    applies), for a folder of many files: each is written under its final name with
+    :func:`write_unseen_file` (no temp file and rename per file), then :func:`move_folder_into_place`
+    moves the complete folder to `path`."""
+    while True:
+        folder = Path(path).parent / f".tmp-{Path(path).name}-{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            os.mkdir(folder)
+            return folder
+        except FileExistsError:
+            continue
+
+
+def write_unseen_file(path: Path, data: bytes) -> None:
+    """Write a file into a folder from :func:`temp_folder_beside` (nobody reads it before the move)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)   # whatever the umask
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def move_folder_into_place(src: Path, dst: Path) -> None:
+    """Rename the complete folder `src` to `dst`: readers see no folder or the complete one. Into a
+    folder already there, file by file, each atomically; `src` is removed."""
+    try:
+        os.rename(src, dst)   # also replaces an empty folder
+        return
+    except OSError:
+        if not Path(dst).is_dir():
+            raise
+    for entry in sorted(os.listdir(src)):
+        os.replace(Path(src) / entry, Path(dst) / entry)
+    os.rmdir(src)
 
 
 def entry_kind(path: str | os.PathLike[str]) -> str | None:

@@ -20,8 +20,7 @@ _METADATA_JSON = (
     "'(:-?[0-9]+)([eE])', '\\1.0\\2', 'g'), '(:-?[0-9.]+[eE])([0-9])', '\\1+\\2', 'g')"
 )
 
-# Columns of master_plan -> the job object of master_training_plan.json (key order fixed).
-JOB_JSON_SQL = f"""(rtrim(to_json({{
+_JOB_FIELDS = """
     'job_id': job_id,
     'target': target,
     'symbol': symbol,
@@ -30,8 +29,18 @@ JOB_JSON_SQL = f"""(rtrim(to_json({{
     'model_families': model_families,
     'priority': priority,
     'estimated_samples': estimated_samples,
-    'reason': reason
-}}), '}}') || ',"metadata":' || coalesce({_METADATA_JSON}, 'null') || '}}')"""
+    'reason': reason"""
+
+# Columns of master_plan -> the job object of master_training_plan.json (key order fixed).
+# One to_json of the whole job is the common case. Only a job whose metadata has a number in
+# exponent form (what both rewrites of _METADATA_JSON look for: a ':', digits, an 'e') takes the
+# slow path that splices the rewritten metadata in; both paths give the same bytes otherwise.
+JOB_JSON_SQL = f"""(CASE WHEN regexp_matches(to_json(metadata), ':-?[0-9.]+[eE]')
+    THEN rtrim(to_json({{{_JOB_FIELDS}
+    }}), '}}') || ',"metadata":' || {_METADATA_JSON} || '}}'
+    ELSE to_json({{{_JOB_FIELDS},
+    'metadata': metadata
+    }}) END)"""
 
 # The temp table one plan's job JSON is made into: the build hashes it, the export writes from it.
 JOB_JSON_TABLE = "temp.main.fw_job_json"

@@ -44,20 +44,26 @@ routed AS (
     ) AS r
     JOIN pair_counts AS n ON n.target = r.target
 ),
+-- The rank among a target's ROUTE_EXPERIMENTAL_ONLY pairs, computed over their keys and scores
+-- only and joined back: a window over every pair would carry all of its reasons through the sort.
+experimental_ranks AS (
+    SELECT
+        target,
+        symbol,
+        row_number() OVER (PARTITION BY target ORDER BY score DESC, symbol ASC) AS experimental_rank
+    FROM routed
+    WHERE route_before_cap = 'ROUTE_EXPERIMENTAL_ONLY'
+),
 ranked AS (
     SELECT
-        *,
+        r.*,
         -- The fraction as the decimal number written in the config (its shortest repr), so that
         -- floor(0.57 x 100) is 57 and not floor(56.99999999999999) as in binary floating point.
         CAST(floor(CAST(CAST({{ r.experimental.max_fraction_symbols_per_target }} AS VARCHAR) AS DECIMAL(38, 20))
-                   * symbol_rows) AS BIGINT) AS experimental_cap,
-        CASE WHEN route_before_cap = 'ROUTE_EXPERIMENTAL_ONLY' THEN
-            row_number() OVER (
-                PARTITION BY target, route_before_cap = 'ROUTE_EXPERIMENTAL_ONLY'
-                ORDER BY score DESC, symbol ASC
-            )
-        END AS experimental_rank
-    FROM routed
+                   * r.symbol_rows) AS BIGINT) AS experimental_cap,
+        k.experimental_rank
+    FROM routed AS r
+    LEFT JOIN experimental_ranks AS k ON k.target = r.target AND k.symbol = r.symbol
 ),
 cap_decided AS (
     SELECT

@@ -37,7 +37,11 @@ def yaml_safe_sql(expr: str) -> str:
     for code in YAML_UNSAFE_CODES:
         escape = sql_literal(f"\\u{code:04x}")
         escaped = f"replace({escaped}, chr({code}), {escape})"
-    return f"CASE WHEN regexp_matches({expr}, {sql_literal(_YAML_UNSAFE_RE)}) THEN {escaped} ELSE {expr} END"
+    # Every unsafe character is DEL or non-ASCII: the cheap byte/character count test skips the
+    # regular expression (most of the cost of a YAML mirror) for the usual all-ASCII row.
+    maybe = f"(contains({expr}, chr(127)) OR strlen({expr}) <> length({expr}))"
+    return (f"CASE WHEN {maybe} AND regexp_matches({expr}, {sql_literal(_YAML_UNSAFE_RE)}) "
+            f"THEN {escaped} ELSE {expr} END")
 
 
 @dataclass
