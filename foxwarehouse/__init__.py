@@ -23,7 +23,7 @@ def plan(metrics: str | PathLike[str], config: str | PathLike[str] | dict[str, A
          db: str | PathLike[str] = "foxwarehouse.duckdb", out: str | PathLike[str] = "METRICS",
          include_blocked: bool | None = None, project_dir: str | PathLike[str] | None = None,
          non_blocking: bool = False, wait: float = 0.0, dry_run: bool = False, skip_tests: bool = False,
-         force: bool = False, progress: Progress | None = None) -> PlanResult:
+         force: bool = False, progress: Progress | None = None, engine: str | None = None) -> PlanResult:
     """Ingest `metrics`, build the plan and export it into `out`: the whole pipeline in one call.
 
     The project's SQL unit tests run first, once per version of the models and tests: a failing
@@ -37,7 +37,8 @@ def plan(metrics: str | PathLike[str], config: str | PathLike[str] | dict[str, A
     longer than ``wait`` seconds), log one warning and return a result with ``fresh=False`` instead
     of raising (the plan already on disk, if any, is reported as stale). The stage times are in
     ``PlanResult.stage_seconds``; pass a ``foxwarehouse.progress.Progress`` as `progress` to follow
-    them while the plan runs. See ``PlanResult``.
+    them while the plan runs. `engine` ("duckdb" or "spark"; default: the project file's) is where
+    the models run (docs/ENGINES.md). See ``PlanResult``.
     """
     from .errors import FoxError
     from .pipeline import plan as _plan
@@ -45,7 +46,7 @@ def plan(metrics: str | PathLike[str], config: str | PathLike[str] | dict[str, A
     try:
         return _plan(metrics, config=config, db=db, out=out, include_blocked=include_blocked,
                      project_dir=project_dir, non_blocking=non_blocking, wait=wait, dry_run=dry_run,
-                     skip_tests=skip_tests, force=force, progress=progress)
+                     skip_tests=skip_tests, force=force, progress=progress, engine=engine)
     except FoxError as exc:
         _for_python(exc)
         raise

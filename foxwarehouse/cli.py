@@ -69,10 +69,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     stage_lines: list[str] = []
     progress = Progress(note=err if live else stage_lines.append, verbose=getattr(args, "verbose", False),
                         stream=sys.stderr)
-    result = plan(args.metrics, config=args.config, db=args.db, out=args.out,
-                  include_blocked=args.include_blocked or None, project_dir=args.project_dir, wait=args.wait,
-                  dry_run=getattr(args, "dry_run", False), skip_tests=getattr(args, "skip_tests", False),
-                  force=getattr(args, "force", False), progress=progress)
+    from .spark.inputs import local_inputs
+
+    # With the Spark engine, --metrics may be a URI or a catalog table that Spark fetches first.
+    with local_inputs(args.metrics, args.engine, args.project.settings.spark) as metrics:
+        result = plan(metrics, config=args.config, db=args.db, out=args.out,
+                      include_blocked=args.include_blocked or None, project_dir=args.project_dir, wait=args.wait,
+                      dry_run=getattr(args, "dry_run", False), skip_tests=getattr(args, "skip_tests", False),
+                      force=getattr(args, "force", False), progress=progress, engine=args.engine)
     for warning in result.warnings:
         err(f"warning: {warning}")
     if result.gate is not None:
@@ -190,15 +194,31 @@ def cmd_diff(args: argparse.Namespace) -> int:
 @command("compile")
 def cmd_compile(args: argparse.Namespace) -> int:
     from .context import Context
+    from .errors import ModelError
     from .render import model_order, select_models, transpile
 
     ctx = Context.load(args.config, project=args.project)
     rendered = ctx.renderer.render_all()
     names = select_models(rendered, args.models) if args.models else model_order(rendered)
+    if args.dialect and args.dialect.lower() == "spark":
+        # the session functions the models call, as the engine defines them before any model
+        from .spark.transpile import SESSION_FUNCTIONS
+
+        for statement in SESSION_FUNCTIONS:
+            print(f"-- session function\n{statement};\n")
     for name in names:
         sql = rendered[name].sql
         if args.dialect and args.dialect.lower() != "duckdb":
-            sql = transpile(sql, args.dialect)
+            try:
+                if args.dialect.lower() == "spark":
+                    # exactly what the Spark engine runs: its relation names, then to_spark
+                    from .spark.models import spark_model_sql
+
+                    sql = spark_model_sql(ctx.renderer, name)
+                else:
+                    sql = transpile(sql, args.dialect)
+            except ModelError as exc:
+                raise ModelError(f"compile {name}: {exc.message}", model=name) from None
         if len(names) > 1:
             print(f"-- model: {name}")
         print(sql if sql.rstrip().endswith(";") else sql + ";")
@@ -393,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     skip_tests(p)
     force(p)
     p.add_argument("--engine", metavar="ENGINE",
-                   help="where the models run: duckdb (the default; or engine: in foxwarehouse.yml)")
+                   help="where the models run: duckdb (the default) or spark (pip install 'foxwarehouse[spark]'); "
+                        "or engine: in foxwarehouse.yml")
     verbose(p)
 
     p = add("demo", "run the whole pipeline on the bundled example metrics")

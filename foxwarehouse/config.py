@@ -123,6 +123,9 @@ SCHEMA: dict[str, Any] = {
         "drop_failed_families": ("bool", True),
         "include_blocked": ("bool", False),
         "derived_views": ("bool", True),
+        # also the jobs as parquet partitioned by target (for very large plans); absent = off, and
+        # off leaves the validated config (so its hash and the plan files) as without the key
+        "jobs_parquet": ("bool", _OMITTED),
     },
 }
 
@@ -262,6 +265,9 @@ def _validate(raw: Any, overrides: dict[str, Any] | None, yaml_problems: list[Co
     notices: list[str] = []
     problems: list[ConfigError] = []
     validated = _validate_section(raw, SCHEMA, "", notices, problems)
+    plan_section = validated.get("training_plan")
+    if isinstance(plan_section, dict) and plan_section.get("jobs_parquet") is False:
+        del plan_section["jobs_parquet"]   # written off is the same config as absent
     _check_families(validated, notices)
     routing = validated.get("routing")
     if (isinstance(routing, dict) and routing.get("enable_experimental_lane") is True

@@ -1,18 +1,24 @@
-"""The SQL engine seam: the few operations build, audits and export run on the warehouse's engine.
+"""The SQL engine seam: the warehouse's engine (DuckDB) and where a build's models run.
 
-Today the only engine is DuckDB. Models are rendered SQL and the CLI never sees the engine, so a
-second engine (Spark, say) is a second class with these methods, chosen where the warehouse opens.
+The warehouse is always DuckDB: runs, audits, export, diff and the analyst commands read it. The
+models of a build run on DuckDB too, or on Spark (``engine: spark``): then a runner from
+foxwarehouse.spark computes each model's rows and the build stores them in the same warehouse
+tables. pyspark is imported only when that engine is chosen.
 """
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from .errors import EmptyResultError
 from .faults import checkpoint
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .spark.models import SparkModels
 
 Params = Sequence[Any] | None
 
@@ -78,3 +84,20 @@ class DuckDBEngine:
             checkpoint("txn:before-commit")
             self.con.execute("COMMIT")
             checkpoint("txn:after-commit")
+
+
+def require_engine(name: str) -> None:
+    """Stop (exit 2, one line) before anything is ingested when engine `name` cannot run here."""
+    if name == "spark":
+        from .spark.session import require_pyspark
+
+        require_pyspark()
+
+
+def model_runner(name: str, ctx: Context) -> SparkModels | None:
+    """What runs a build's models when they do not run on the warehouse's DuckDB (None: they do)."""
+    if name != "spark":
+        return None
+    from .spark.models import SparkModels
+
+    return SparkModels(ctx, ctx.project.settings.spark)

@@ -23,6 +23,7 @@ import duckdb
 from .build.audits import run_audits
 from .build.builder import BuildResult, build, prepare_run
 from .context import Context
+from .engine import require_engine
 from .errors import InputError, WarehouseBusy
 from .export.writer import ExportResult, check_export_folder, export
 from .gate import GateResult, run_gate
@@ -120,7 +121,7 @@ def run_export(db: str | Path = DEFAULT_DB, out: str | Path = DEFAULT_OUT, run: 
 def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict | None = None, db: str | os.PathLike[str] = DEFAULT_DB,
          out: str | os.PathLike[str] = DEFAULT_OUT, include_blocked: bool | None = None, project_dir: str | os.PathLike[str] | None = None,
          non_blocking: bool = False, wait: float = 0.0, dry_run: bool = False, skip_tests: bool = False,
-         force: bool = False, progress: Progress | None = None) -> PlanResult:
+         force: bool = False, progress: Progress | None = None, engine: str | None = None) -> PlanResult:
     """Ingest `metrics`, build the plan and export it: the whole pipeline in one call.
 
     The project's SQL unit tests run first, once per version of the models and tests; a failing
@@ -135,9 +136,13 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
 
     `progress` (a ``foxwarehouse.progress.Progress``) times the stages ingest, build and export and
     reports each as it ends; the same times are in the result (``stage_seconds``).
+
+    `engine` (default: the project file's engine) is where the models run: duckdb or spark.
     """
     progress = progress if progress is not None else Progress()
     ctx = Context.load(config, project_dir, include_blocked)
+    engine = engine or ctx.project.settings.engine
+    require_engine(engine)
     config_warnings = ctx.warnings
     # An --out that can never be a folder (a file, a dangling link, a link loop) is refused before a
     # run is made, rather than after a build that could not be published.
@@ -169,7 +174,7 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
             temp_run = report.run_id
             try:
                 with progress.stage("build"):
-                    built = build(wh, ctx, temp_run, audit=run_audits)
+                    built = build(wh, ctx, temp_run, audit=run_audits, models_engine=engine)
                 row = wh.con.execute(PUBLISHED_RUN_QUERY).fetchone()
                 published_run = row[0] if row else None
                 counts = _summary_counts(wh, temp_run)
@@ -181,7 +186,7 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
             # export writes with the config in memory.
             with progress.stage("build"):
                 built = build(wh, ctx, report.run_id, audit=run_audits, after_commit=_refresh_views(wh, ctx),
-                              keep_job_json=True)
+                              keep_job_json=True, models_engine=engine)
             with progress.stage("export"):
                 exported = export(wh, built.run_id, out, wait=wait, config=ctx.config, job_json=built.job_json)
             _record_timings(wh, built.run_id, progress)

@@ -6,7 +6,8 @@ A project is a folder holding ``foxwarehouse.yml`` (the project file), ``sql/``,
 uses: ``--project-dir`` (``project_dir``), else ``FOXWAREHOUSE_PROJECT_DIR``, else the nearest
 folder holding ``foxwarehouse.yml`` from the current folder upwards (like git), else the packaged
 models. The project file may set the defaults ``db``, ``out``, ``config``, ``metrics`` and
-``engine`` (paths relative to the project file's folder); explicit options win over it.
+``engine`` (paths relative to the project file's folder), and ``spark`` (where the Spark engine
+runs: ``master``, ``remote``, ``conf``); explicit options win over it.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import yaml
 
 from .atomic import unusable_path, write_text_atomic
 from .errors import ProjectError, did_you_mean
+from .spark.session import SparkSettings, settings_from_project
 from .yaml_loader import safe_load as load_yaml_strict
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -29,9 +31,9 @@ _BUNDLE_PARTS = ("sql", "macros", "config", "examples")
 PROJECT_FILE = "foxwarehouse.yml"
 PROJECT_DIR_ENV = "FOXWAREHOUSE_PROJECT_DIR"
 PATH_KEYS = ("db", "out", "config", "metrics")  # paths, relative to the project file's folder
-PROJECT_KEYS = (*PATH_KEYS, "engine")
-ENGINES = ("duckdb",)
-LATER_ENGINES = ("spark",)  # named by the command line contract, not available in this version
+PROJECT_KEYS = (*PATH_KEYS, "engine", "spark")
+ENGINES = ("duckdb", "spark")
+LATER_ENGINES: tuple[str, ...] = ()  # named by the command line contract, not available in this version
 
 PROJECT_FILE_TEMPLATE = """\
 # foxwarehouse project file. Every foxwarehouse command run in this folder (or below it) uses this
@@ -41,7 +43,10 @@ db: foxwarehouse.duckdb               # the warehouse file
 # out: METRICS                        # plan/export folder (default METRICS)
 # metrics: METRICS                    # what `plan` reads when --metrics is not given
 # config: config/routing_config.yaml  # the routing config (default: this project's config/)
-# engine: duckdb
+# engine: duckdb                     # or spark: the models run on Spark (pip install 'foxwarehouse[spark]')
+# spark:                             # where the spark engine runs (default: master local[*])
+#   master: spark://host:7077        # or remote: sc://host:15002 (Spark Connect)
+#   conf: {spark.executor.memory: 4g}
 """
 
 
@@ -68,6 +73,7 @@ class ProjectSettings:
     config: Path | None = None
     metrics: Path | None = None
     engine: str = "duckdb"
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,9 @@ def read_project_file(path: Path) -> ProjectSettings:
             raise ProjectError(f"{path}: unknown key {key!r}{did_you_mean(key, PROJECT_KEYS, 'known keys')}",
                                path=path, key=str(key))
         if value is None:
+            continue
+        if key == "spark":
+            values[key] = settings_from_project(value, str(path))
             continue
         if not isinstance(value, str) or not value.strip():
             raise ProjectError(f"{path}: {key} must be text (a {'name' if key == 'engine' else 'path'}), "

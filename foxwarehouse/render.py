@@ -542,10 +542,39 @@ def _topological(reads: Mapping[str, list[str]]) -> list[str]:
 
 
 def transpile(sql: str, dialect: str) -> str:
-    """Rendered DuckDB SQL as `dialect` through sqlglot."""
+    """Rendered DuckDB SQL as `dialect`, without a trailing semicolon.
+
+    Spark gets exactly the SQL the Spark engine runs (foxwarehouse.spark.transpile). Any other
+    dialect gets sqlglot's transpile, checked: a construct sqlglot cannot write in that dialect, or
+    output that sqlglot cannot read back in it, is a ModelError naming the construct.
+    """
+    name = dialect.lower()
+    if name == "spark":
+        from .spark.transpile import to_spark
+
+        return to_spark(sql)
     try:
-        return ";\n".join(sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)) + ";"
+        statements = sqlglot.transpile(sql, read="duckdb", write=name, pretty=True,
+                                       unsupported_level=sqlglot.ErrorLevel.RAISE)
     except ValueError as exc:
         raise ModelError(f"unknown SQL dialect {dialect!r}: {exc}") from None
+    except sqlglot.errors.UnsupportedError as exc:
+        construct = str(exc).strip().splitlines()[0]
+        raise ModelError(f"cannot transpile to {name}: no {name} equivalent for a construct of the model "
+                         f"({construct}{_UNSUPPORTED_HINTS.get(construct, '')})") from None
     except sqlglot.errors.SqlglotError as exc:
-        raise ModelError(f"cannot transpile to {dialect}: {exc}") from None
+        raise ModelError(f"cannot transpile to {name}: {exc}") from None
+    out = ";\n".join(statements)
+    try:
+        sqlglot.parse(out, read=name)
+    except sqlglot.errors.SqlglotError as exc:
+        raise ModelError(f"cannot transpile to {name}: sqlglot's {name} output does not read back as {name} "
+                         f"({str(exc).strip().splitlines()[0]})") from None
+    return out
+
+
+# sqlglot's words for a construct it cannot write, with the DuckDB construct of the models they mean
+_UNSUPPORTED_HINTS = {
+    "Unsupported filter condition": ": list_filter with a lambda",
+    "MAP_FROM_ENTRIES unsupported": ": map_from_entries",
+}

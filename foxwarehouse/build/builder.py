@@ -7,6 +7,7 @@ failure rolls the whole build back and marks the run failed.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from .. import jobs_json
-from ..engine import DuckDBEngine, one_row
+from ..engine import DuckDBEngine, model_runner, one_row
 from ..errors import BuildError, FoxError, ModelError, duckdb_detail
 from ..faults import checkpoint
 from ..file_errors import is_storage_failure, warehouse_error
@@ -91,12 +92,15 @@ def build(
     audit: AuditHook | None = None,
     after_commit: Callable[[], None] | None = None,
     keep_job_json: bool = False,
+    models_engine: str | None = None,
 ) -> BuildResult:
     """Run every model for `run_id`; on any error roll back and mark the run failed.
 
     `after_commit` runs once the build is committed (the pipeline refreshes the analyst views there).
     With `keep_job_json` the jobs' JSON text, made once for the plan fingerprint, stays in a temp
     table (``BuildResult.job_json``) for the export on the same connection to write from.
+    `models_engine` (default: the project file's engine) is where the models run; on spark their
+    rows come back to the same warehouse tables (see foxwarehouse.spark.models).
     """
     rendered = ctx.renderer.render_all(temp_relation)
     order = model_order(rendered)
@@ -122,6 +126,7 @@ def build(
     chash = ctx.config_hash
     engine = wh.engine
     job_json: str | None = None
+    elsewhere = model_runner(models_engine or ctx.project.settings.engine, ctx)  # None: the models run on DuckDB
     try:
         with engine.transaction() as con:
             catalog = quote_identifier(engine.current_catalog())
@@ -131,6 +136,8 @@ def build(
                     f"CREATE OR REPLACE TEMP VIEW {quote_identifier('src_' + name)} AS "
                     f"SELECT * EXCLUDE (run_id, source_row) FROM {catalog}.main.{table} WHERE run_id = {run_literal}"
                 )
+            if elsewhere is not None:
+                elsewhere.load_sources(con, lambda source: temp_relation("source", source))
             existing = wh.tables()
             # A run only ingested has no model rows (a failed build rolled its rows back); any other
             # run (only a direct call rebuilds one) has its old rows deleted first. Looking for rows
@@ -147,7 +154,10 @@ def build(
                 if name in on_demand:
                     continue
                 with step(name):   # one line per model with `plan --verbose`
-                    _materialise(engine, catalog, name, rendered[name].sql, run_id, run_literal, existing,
+                    sql = rendered[name].sql
+                    if elsewhere is not None:   # the model's rows, computed by the other engine
+                        sql = elsewhere.run(name, str(rendered[name].path), sql)
+                    _materialise(engine, catalog, name, sql, run_id, run_literal, existing,
                                  str(rendered[name].path), wh.path, rebuilt)
                 checkpoint(f"build:model:{name}")
             with step("unique job ids"):
@@ -184,6 +194,8 @@ def build(
             raise warehouse_error(wh.path, exc) from None
         raise ModelError(f"build failed: {duckdb_detail(exc)}") from None
     finally:
+        if elsewhere is not None:
+            elsewhere.close()
         drop_temp_views(wh.con)
     checkpoint("build:committed")
     if after_commit is not None:
@@ -274,20 +286,51 @@ def check_unique_job_ids(con, catalog: str, run_id: str) -> None:
     raise BuildError(f"duplicate job_id: {shown}")
 
 
-def plan_fingerprint(con, plan: str, job_json: str | None = None) -> str:
-    """sha256 over the jobs' JSON in plan order, hashed in blocks of 65,536 jobs to bound memory.
+# Jobs per Arrow batch the fingerprint reads: about 40 MB of JSON text at a time.
+FINGERPRINT_BATCH_ROWS = 65_536
 
-    `plan` is the run's rows of the final view; `job_json` names a table of their JSON already made
-    (see jobs_json.materialise), so the JSON of every job is computed once per plan.
+
+def plan_fingerprint(con, plan: str, job_json: str | None = None) -> str:
+    """sha256 over the jobs' JSON text (UTF-8) concatenated in plan order.
+
+    Each job's text is one whole JSON object, so the concatenation says which jobs there are and
+    in which order: a change to any job's JSON or to the order changes the fingerprint. The text is
+    read in Arrow batches and hashed by hashlib (one sha256 over the plan, not one per job), so the
+    memory held is one batch. `plan` is the run's rows of the final view; `job_json` names a table
+    of their JSON already made in plan order (see jobs_json.materialise), so the JSON of every job
+    is computed once per plan.
     """
-    source = job_json or f"(SELECT plan_order, {JOB_JSON_SQL} AS job_json FROM {plan})"
-    row = con.execute(
-        f"""SELECT sha256(coalesce(string_agg(block_hash, '' ORDER BY block), ''))
-            FROM (SELECT plan_order // 65536 AS block,
-                         sha256(string_agg(sha256(job_json), '' ORDER BY plan_order)) AS block_hash
-                  FROM {source} GROUP BY block)"""
-    ).fetchone()
-    return row[0]
+    query = (f"SELECT job_json FROM {job_json}" if job_json is not None else
+             f"SELECT {JOB_JSON_SQL} AS job_json FROM {plan} ORDER BY plan_order")
+    ((jobs,),) = con.execute(f"SELECT count(*) FROM {job_json or plan}").fetchall()
+    digest = hashlib.sha256()
+    if jobs < FINGERPRINT_BATCH_ROWS:
+        # A small plan is hashed from Python strings: no pyarrow import for the demo-sized plan.
+        for (text,) in con.execute(query).fetchall():
+            digest.update(text.encode())
+        return digest.hexdigest()
+    relation = con.sql(query)
+    reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    for batch in reader(FINGERPRINT_BATCH_ROWS):
+        digest.update(_utf8_bytes(batch.column(0)))
+    return digest.hexdigest()
+
+
+def _utf8_bytes(array: Any) -> bytes | memoryview:
+    """The UTF-8 bytes of a pyarrow string array's values, concatenated (no copy for plain strings)."""
+    import pyarrow as pa  # type: ignore[import-untyped]  # only for many jobs (its import costs ~0.1 s)
+
+    if len(array) == 0:
+        return b""
+    if array.null_count:
+        raise BuildError("a job's JSON text is null")
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.large_string())
+    _, offsets, data = array.buffers()
+    if data is None:
+        return b""
+    bounds = memoryview(offsets).cast("q" if pa.types.is_large_string(array.type) else "i")
+    return memoryview(data)[bounds[array.offset]:bounds[array.offset + len(array)]]
 
 
 def define_projection_view(engine: DuckDBEngine, name: str, source: str, columns: list[str]) -> None:

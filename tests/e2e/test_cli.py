@@ -53,7 +53,7 @@ def test_compile_dialect_spark_prints_spark_sql(capsys):
     assert result.code == 0, result
     spark = result.out
     assert spark != duck
-    assert "`candidate_signal_states`" in spark          # Spark quotes identifiers with backticks
+    assert "`fw_candidate_signal_states`" in spark       # the Spark engine's view, quoted with backticks
     assert '"candidate_signal_states"' not in spark
     statements = [s for s in sqlglot.parse(spark, read="spark") if s is not None]
     assert len(statements) == 1 and isinstance(statements[0], exp.Query)

@@ -212,7 +212,8 @@ def test_init_writes_the_project_file_and_says_what_next(tmp_path: Path) -> None
     ("databse: x.duckdb\n", ["databse"]),
     ("db: [1, 2\n", [PROJECT_FILE]),
     ("- db\n", [PROJECT_FILE, "mapping"]),
-    ("engine: spark\n", ["spark", "not available"]),
+    ("engine: sparc\n", ["sparc", "spark"]),
+    ("spark: local\n", ["spark", "mapping"]),
     ("engine: postgres\n", ["postgres", "duckdb"]),
     ("db: 3\n", ["db", "text"]),
 ])

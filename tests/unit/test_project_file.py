@@ -119,7 +119,7 @@ def test_engine_option_names_the_engines(tmp_path: Path, monkeypatch: pytest.Mon
     from helpers import run_cli
 
     monkeypatch.chdir(tmp_path)
-    for value, message in (("spark", "not available in this version"), ("duckdbb", "did you mean duckdb")):
+    for value, message in (("sparc", "did you mean spark"), ("duckdbb", "did you mean duckdb")):
         result = run_cli(["plan", "--engine", value, "--metrics", "m.parquet"])
         assert result.code == 2 and message in result.err and "Traceback" not in result.err, result
     assert not (tmp_path / "foxwarehouse.duckdb").exists()

@@ -1,0 +1,1 @@
+"""The Spark engine: running the rendered models on a Spark session."""
