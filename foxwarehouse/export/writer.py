@@ -42,6 +42,7 @@ from .text_copy import Part, copy_parts, copy_text, yaml_safe_sql
 
 SCHEMA_VERSION = "1.0"
 ROUTING_PLAN_PATH = "routing_plan/routing_plan.json"
+JOBS_PARQUET_FOLDER = "jobs_parquet"   # training_plan/jobs_parquet/target=NAME/*.parquet (training_plan.jobs_parquet)
 # In routing_plan.json, a symbol's reason list names its target's CS reason by this item instead of
 # repeating it: the full reasons are cross_sectional.reason in its place (docs/ROUTING.md, section 5).
 CS_REASON_REF = "cs: see cross_sectional.reason"
@@ -260,12 +261,29 @@ class _Writer:
             if self.config["training_plan"]["derived_views"]:
                 write_derived_views(self.con, self.job_json, self.root / "training_plan")
                 self.files.append("training_plan/by_*/")
+            if self.config["training_plan"].get("jobs_parquet"):
+                self.write_jobs_parquet()
         finally:
             self.con.execute(f"DROP TABLE IF EXISTS {self.job_json}")
 
     def _record(self, relative: str) -> None:
         self.files.append(relative)
         checkpoint(f"export:after-file:{relative}")
+
+    def write_jobs_parquet(self) -> None:
+        """The jobs of the final view as parquet partitioned by target (``target=NAME/`` folders,
+        hive style), for very large plans: a reader (Spark, DuckDB, pandas) loads a target's jobs
+        without parsing the whole JSON plan. Same rows, values and order (plan_order) as the jobs
+        of master_training_plan.json; written into the export's staged folder, so it is published
+        with the rest of the plan or not at all."""
+        folder = self.root / "training_plan" / JOBS_PARQUET_FOLDER
+        self.con.execute(
+            f"COPY (SELECT plan_order, job_id, target, symbol, route, training_type, model_families, priority, "
+            f"estimated_samples, reason, metadata FROM {self.t['master_plan']} WHERE run_id = ? ORDER BY plan_order) "
+            f"TO {sql_literal(str(folder))} (FORMAT parquet, PARTITION_BY (target))",
+            [self.run_id],
+        )
+        self._record(f"training_plan/{JOBS_PARQUET_FOLDER}/")
 
     def write_candidates(self) -> None:
         path = self.root / self.candidates_name

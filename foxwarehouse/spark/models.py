@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError
+from ..progress import step
 from ..render import Renderer, quote_identifier
 from ..warehouse import SOURCES
 from .session import SparkSettings, get_session
@@ -82,7 +83,9 @@ class SparkModels:
     """One build's models on Spark. Use as a context manager around the build's model loop."""
 
     def __init__(self, ctx: Context, settings: SparkSettings):
-        self.session = get_session(settings.with_environment())
+        # The steps below show where Spark's time goes with `plan --verbose` (a line each).
+        with step("spark session start"):
+            self.session = get_session(settings.with_environment())
         self.renderer = ctx.renderer
         self.to_spark = transpile_to_spark
         self.spark_views: list[str] = []
@@ -100,6 +103,10 @@ class SparkModels:
         """Hand the run's source rows (DuckDB relation `source_view(name)` per source) to Spark."""
         self.con = con
         settle(con)
+        with step("spark sources handed over"):
+            self._load_sources(con, source_view)
+
+    def _load_sources(self, con: duckdb.DuckDBPyConnection, source_view: Callable[[str], str]) -> None:
         for name in SOURCES:
             rows = one_chunk(con.sql(f"SELECT * FROM {source_view(name)}").to_arrow_table())
             frame = self.session.createDataFrame(rows)
@@ -122,10 +129,12 @@ class SparkModels:
             # A local checkpoint keeps the rows on the executors and cuts the lineage: the models
             # downstream read a small plan instead of re-analysing every model above them (with
             # cache() instead, each model's analysis grew with the whole DAG's SQL).
-            frame = self.session.sql(spark_sql).localCheckpoint(eager=True)
+            with step(f"{name} on spark"):
+                frame = self.session.sql(spark_sql).localCheckpoint(eager=True)
             self.cached.append(frame)
             self._view(frame, SPARK_PREFIX + name)
-            rows = to_arrow(frame)
+            with step(f"{name} rows back"):
+                rows = to_arrow(frame)
         except Exception as exc:  # noqa: BLE001 - pyspark's errors share no base class across versions
             raise ModelError(f"{path}: on Spark: {spark_error_line(exc)}", model=name, path=path) from None
         result = RESULT_PREFIX + name

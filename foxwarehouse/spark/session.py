@@ -106,8 +106,13 @@ def get_session(settings: SparkSettings) -> Any:
         if settings.remote:
             builder = builder.remote(settings.remote)
         else:
-            builder = builder.master(settings.master or DEFAULT_MASTER)
+            master = settings.master or DEFAULT_MASTER
+            builder = builder.master(master)
             startup = dict(STARTUP_DEFAULTS)
+            if master.startswith("local") and "spark.driver.memory" not in settings.conf:
+                # A local session's driver is all of Spark, and every model's rows come back through
+                # it: Spark's default of 1 GB dies at about a million candidates.
+                startup["spark.driver.memory"] = local_driver_memory()
             log_config = Path(__file__).with_name("log4j2.properties")
             if log_config.is_file():
                 startup["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log_config.as_uri()}"
@@ -129,12 +134,24 @@ def get_session(settings: SparkSettings) -> Any:
     return session
 
 
+def local_driver_memory() -> str:
+    """The driver memory of a local session: a third of this machine's memory, 1 to 16 GB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system that says
+        return "2g"
+    return f"{max(1, min(16, total // 3 // 2**30))}g"
+
+
 def quiet_python_side() -> None:
     """Silence pyspark's own loggers of failing queries: they print the whole Java stack as JSON
     on stderr, while foxwarehouse reports the failure as one line naming the model."""
-    try:
-        from pyspark.logger import PySparkLogger  # pyspark 4; 3.5 has no such logger
-    except ImportError:
-        return
+    import logging
+
+    # py4j logs a lost connection to the JVM (a driver that ran out of memory) with its traceback;
+    # the failure reaches the user as one line all the same.
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
+    from pyspark.logger import PySparkLogger
+
     for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
         PySparkLogger.getLogger(name).disabled = True

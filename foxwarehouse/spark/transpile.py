@@ -91,7 +91,10 @@ def _shortest(v: str, compact: bool = False) -> str:
                 f"fw_s -> CAST(fw_s AS DOUBLE) = {v})[0]")
     tries = " ".join(f"WHEN CAST(format_string('%.{p}e', {v}) AS DOUBLE) = {v} THEN format_string('%.{p}e', {v})"
                      for p in range(16))
-    return f"CASE {tries} ELSE format_string('%.16e', {v}) END"
+    # Spark computes a session function's arguments before the caller's CASE picks a branch, so
+    # NULL, NaN and infinity (printed by _special_or) get digits that read back too.
+    special = f"WHEN {v} IS NULL OR isnan({v}) OR abs({v}) = double('inf') THEN '0e+00'"
+    return f"CASE {special} {tries} ELSE format_string('%.16e', {v}) END"
 
 
 def _parts(c: str) -> tuple[str, str, str]:

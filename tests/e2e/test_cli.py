@@ -56,7 +56,10 @@ def test_compile_dialect_spark_prints_spark_sql(capsys):
     assert "`fw_candidate_signal_states`" in spark       # the Spark engine's view, quoted with backticks
     assert '"candidate_signal_states"' not in spark
     statements = [s for s in sqlglot.parse(spark, read="spark") if s is not None]
-    assert len(statements) == 1 and isinstance(statements[0], exp.Query)
+    # the session functions the Spark engine defines, then the model's query
+    *functions, model = statements
+    assert functions and all(isinstance(f, exp.Create) and f.kind == "FUNCTION" for f in functions)
+    assert isinstance(model, exp.Query)
 
 
 def test_compile_without_a_model_prints_every_model_in_dag_order(capsys):

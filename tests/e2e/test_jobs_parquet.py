@@ -6,10 +6,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import config_with, plan_in, strict_json_load, write_config
 
 from foxwarehouse.config import config_hash, load_config
 from foxwarehouse.project import bundled_dir
-from helpers import config_with, plan_in, strict_json_load, write_config
 
 ROWS = [
     {"target": "fwd_ret_15m", "symbol": None, "score": 0.80, "sample_size": 10_000, "stability": "STABLE"},
@@ -72,3 +72,15 @@ def test_jobs_parquet_off_leaves_the_plan_files_and_config_hash_as_without_the_k
 def test_jobs_parquet_must_be_true_or_false(tmp_path: Path) -> None:
     plan = plan_in(tmp_path, ROWS, config_with(**{"training_plan.jobs_parquet": "yes please"}), expect=2)
     assert "training_plan.jobs_parquet" in plan.result.err
+
+
+def test_jobs_parquet_is_the_same_bytes_for_the_same_inputs(tmp_path: Path) -> None:
+    config = config_with(**{"training_plan.jobs_parquet": True})
+    first = plan_in(tmp_path / "a", ROWS, config)
+    second = plan_in(tmp_path / "b", ROWS, config)
+
+    def files(out: Path) -> dict[str, bytes]:
+        folder = out / "training_plan" / "jobs_parquet"
+        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.parquet"))}
+
+    assert files(first.out) == files(second.out) and len(files(first.out)) == 2

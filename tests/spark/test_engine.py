@@ -28,6 +28,23 @@ def test_bundled_examples_give_the_same_files_on_both_engines(shape: str, tmp_pa
     assert_same_files(outs["duckdb"], outs["spark"])
 
 
+def test_jobs_parquet_is_the_same_on_both_engines(tmp_path: Path, spark_session: Any) -> None:
+    from helpers import write_config
+
+    from foxwarehouse.config import load_config
+
+    config = load_config(None)
+    config["training_plan"]["jobs_parquet"] = True
+    path = write_config(tmp_path / "config.yaml", config)
+    outs = {}
+    for engine in ENGINES:
+        result, outs[engine] = plan_on(engine, tmp_path, bundled_dir("examples") / "routing_candidates", path)
+        assert result.code == 0, result
+    assert any(name.startswith("training_plan/jobs_parquet/target=") for name in
+               [p.relative_to(outs["spark"]).as_posix() for p in outs["spark"].rglob("*.parquet")])
+    assert_same_files(outs["duckdb"], outs["spark"])   # the parquet files too, byte for byte
+
+
 # One file of each kind of refusal: unreadable, wrong shape, bad values, duplicates, empty.
 BAD_INPUTS = ["c_not_parquet.parquet", "c_missing_target.csv", "c_duplicate_pair.csv", "c_header_only.csv",
               "c_mean_tau_out_of_range.csv", "c_null_target.parquet", "c_not_utf8.csv", "does_not_exist.parquet"]

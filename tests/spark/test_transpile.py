@@ -117,15 +117,21 @@ def test_double_text_as_duckdb_prints_it(spark_session: Any, value: float | None
     assert (got.t, got.u) == want
 
 
+# Models that cast numbers to text inside unnest (Spark's explode); none is stored by a build.
+GENERATOR_TEXT = {"decision_trace"}
+
+
 def test_the_double_formatter_is_one_session_function_the_models_call(models: dict[str, str]) -> None:
     # The formatter is a few KB of SQL and the routing rules cast numbers to text hundreds of times:
     # inlined, it made the largest models' SQL hundreds of KB, most of Spark's analysis time.
-    assert len(SESSION_FUNCTIONS) == 1 and "format_string" in SESSION_FUNCTIONS[0]
+    assert "format_string" in "".join(SESSION_FUNCTIONS)
     calls = 0
     for name, sql in models.items():
         spark_sql = to_spark(sql)
-        assert "format_string" not in spark_sql, name
         calls += spark_sql.lower().count(f"{DOUBLE_TEXT_FUNCTION}(")
+        if name in GENERATOR_TEXT:
+            continue   # Spark takes no session function inside explode(): written out there
+        assert "format_string" not in spark_sql, name
         assert len(spark_sql) < 100_000, (name, len(spark_sql))
     assert calls > 0
 
@@ -136,10 +142,16 @@ def test_compile_spark_output_runs_as_printed(spark_session: Any, tmp_path: Path
     result = run_cli(["compile", "--dialect", "spark"])
     assert result.code == 0, result
     statements = [s for s in result.out.split(";\n\n") if s.strip()]
-    assert statements[0].startswith("-- session function\nCREATE OR REPLACE TEMPORARY FUNCTION")
-    spark_session.sql(f"DROP TEMPORARY FUNCTION IF EXISTS {DOUBLE_TEXT_FUNCTION}")
+    functions = statements[:len(SESSION_FUNCTIONS)]
+    assert all(s.startswith("-- session function\nCREATE OR REPLACE TEMPORARY FUNCTION") for s in functions)
+    assert statements[len(SESSION_FUNCTIONS)].startswith("-- model: ")
+    names = [s.split("FUNCTION ", 1)[1].split("(", 1)[0] for s in functions]
+    assert DOUBLE_TEXT_FUNCTION in names
+    for name in names:
+        spark_session.sql(f"DROP TEMPORARY FUNCTION IF EXISTS {name}")
     try:
-        spark_session.sql(statements[0].split("\n", 1)[1])
+        for statement in functions:
+            spark_session.sql(statement.split("\n", 1)[1])
         got = spark_session.sql(to_spark("SELECT CAST(CAST('1e-05' AS DOUBLE) AS VARCHAR) AS t")).collect()[0].t
         assert got == "1e-05"
     finally:
