@@ -20,7 +20,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from run import SIZES, parse_sizes, write_config  # noqa: E402
+from run import SIZES, parse_sizes, size_folder, write_config  # noqa: E402
 
 from foxwarehouse.synthetic import generate  # noqa: E402
 
@@ -174,14 +173,8 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     print(f"foxwarehouse engines benchmark on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     for label in sizes:
-        work = (args.keep / label) if args.keep else Path(tempfile.mkdtemp(prefix=f"foxengines-{label}-"))
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        try:
+        with size_folder(label, args.keep, "foxengines") as work:
             bench_size(label, work, env, args.master)
-        finally:
-            if not args.keep:
-                shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

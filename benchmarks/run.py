@@ -16,6 +16,7 @@ whole process: start-up and per-call work that does not depend on the data.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -209,15 +211,22 @@ def main() -> int:
     if not args.no_demo:
         bench_demo(env)
     for i, label in enumerate(sizes):
-        work = (args.keep / label) if args.keep else Path(tempfile.mkdtemp(prefix=f"foxbench-{label}-"))
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        try:
+        with size_folder(label, args.keep, "foxbench") as work:
             bench_size(label, work, env, args.history if i == len(sizes) - 1 else 0, args.json_only)
-        finally:
-            if not args.keep:
-                shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+@contextlib.contextmanager
+def size_folder(label: str, keep: Path | None, prefix: str) -> Iterator[Path]:
+    """An empty work folder for one size: KEEP/label (kept afterwards) or a temp folder (removed)."""
+    work = (keep / label) if keep else Path(tempfile.mkdtemp(prefix=f"{prefix}-{label}-"))
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        yield work
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -369,28 +369,27 @@ class _Writer:
                 FROM c LEFT JOIN d ON d.target = c.target LEFT JOIN g ON g.target = c.target)
             SELECT {row} FROM r ORDER BY r.target, r.symbol NULLS FIRST"""
 
+    def _write_routing_file(self, path: Path, as_yaml: bool, head: str, tail: str, empty: str) -> None:
+        """routing_plan.json or .yaml: the targets' entries written by DuckDB between `head` and
+        `tail`, or the whole text `empty` when the plan has no target."""
+        if int(self.total_targets) > 0:
+            copy_parts(self.con, path, self._routing_parts(as_yaml, head, tail),
+                       before_rename=f"export:before-rename:{path.name}")
+        else:
+            with _plan_stream(path) as fh:
+                fh.write(empty)
+        self._record(f"routing_plan/{path.name}")
+
     def write_routing_plan(self) -> None:
         folder = self.root / "routing_plan"
         meta = self._routing_metadata()
         path = folder / "routing_plan.json"
         head = '{\n  "metadata": ' + _indent(json.dumps(meta, indent=2, ensure_ascii=False)) + ',\n  "targets": {'
-        if int(self.total_targets) > 0:
-            copy_parts(self.con, path, self._routing_parts(False, head + "\n    ", "\n  }\n}\n"),
-                       before_rename=f"export:before-rename:{path.name}")
-        else:
-            with _plan_stream(path) as fh:
-                fh.write(head + "}\n}\n")
-        self._record("routing_plan/routing_plan.json")
+        self._write_routing_file(path, False, head + "\n    ", "\n  }\n}\n", head + "}\n}\n")
         if "YAML" in self.formats:
-            path = folder / "routing_plan.yaml"
             head = yaml.safe_dump({"metadata": meta}, sort_keys=False, allow_unicode=True)
-            if int(self.total_targets) > 0:
-                copy_parts(self.con, path, self._routing_parts(True, head + "targets:\n  ", "\n"),
-                           before_rename=f"export:before-rename:{path.name}")
-            else:
-                with _plan_stream(path) as fh:
-                    fh.write(head + "targets: {}\n")
-            self._record("routing_plan/routing_plan.yaml")
+            self._write_routing_file(folder / "routing_plan.yaml", True, head + "targets:\n  ", "\n",
+                                     head + "targets: {}\n")
         if "MARKDOWN" in self.formats:
             route_rows = self.con.execute(
                 f"SELECT route, count(*) FROM {self.t['routing_decisions']} WHERE run_id = ? GROUP BY route ORDER BY route",

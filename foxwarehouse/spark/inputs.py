@@ -55,14 +55,14 @@ def local_inputs(metrics: str | Path, engine: str, settings: SparkSettings) -> I
 def _fetch(metrics: str, folder: Path, session: object) -> tuple[Path, str]:
     """Copy what `metrics` names into `folder`: (the local path to ingest, the text standing for
     `folder` in messages)."""
-    from .models import spark_error_line, to_arrow
+    from .models import spark_error_line
 
     if metrics.startswith(TABLE_PREFIX):
         table = metrics[len(TABLE_PREFIX):].strip()
         if not table:
             raise InputError(f"{metrics}: name a table of the Spark catalog after {TABLE_PREFIX}", path=metrics)
         try:
-            rows = to_arrow(session.table(table))  # type: ignore[attr-defined]
+            rows = session.table(table).toArrow()  # type: ignore[attr-defined]
         except Exception as exc:  # noqa: BLE001 - pyspark's errors share no base class across versions
             raise InputError(f"{metrics}: Spark cannot read the table: {spark_error_line(exc)}",
                              path=metrics) from None

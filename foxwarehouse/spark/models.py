@@ -56,21 +56,6 @@ def one_chunk(table: Any) -> Any:
     return pa.Table.from_arrays(columns, schema=table.schema)
 
 
-def to_arrow(frame: Any) -> Any:
-    """A Spark DataFrame's rows as one Arrow table (pyspark 4 has toArrow; 3.5 collects batches)."""
-    if hasattr(frame, "toArrow"):
-        return frame.toArrow()
-    import pyarrow as pa
-
-    batches = frame._collect_as_arrow()
-    schema = batches[0].schema if batches else None
-    if schema is None:
-        from pyspark.sql.pandas.types import to_arrow_schema
-
-        schema = to_arrow_schema(frame.schema)
-    return pa.Table.from_batches(batches, schema=schema)
-
-
 def settle(con: duckdb.DuckDBPyConnection) -> None:
     """Finish the connection's open result, if any: DuckDB 2 runs nothing else on a connection
     (a registration, a new relation) while a query's rows are unread."""
@@ -134,7 +119,7 @@ class SparkModels:
             self.cached.append(frame)
             self._view(frame, SPARK_PREFIX + name)
             with step(f"{name} rows back"):
-                rows = to_arrow(frame)
+                rows = frame.toArrow()
         except Exception as exc:  # noqa: BLE001 - pyspark's errors share no base class across versions
             raise ModelError(f"{path}: on Spark: {spark_error_line(exc)}", model=name, path=path) from None
         result = RESULT_PREFIX + name
