@@ -69,14 +69,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     stage_lines: list[str] = []
     progress = Progress(note=err if live else stage_lines.append, verbose=getattr(args, "verbose", False),
                         stream=sys.stderr)
-    from .spark.inputs import local_inputs
-
-    # With the Spark engine, --metrics may be a URI or a catalog table that Spark fetches first.
-    with local_inputs(args.metrics, args.engine, args.project.settings.spark) as metrics:
-        result = plan(metrics, config=args.config, db=args.db, out=args.out,
-                      include_blocked=args.include_blocked or None, project_dir=args.project_dir, wait=args.wait,
-                      dry_run=getattr(args, "dry_run", False), skip_tests=getattr(args, "skip_tests", False),
-                      force=getattr(args, "force", False), progress=progress, engine=args.engine)
+    # With the Spark engine, --metrics may be a URI or a catalog table, validated on Spark.
+    result = plan(args.metrics, config=args.config, db=args.db, out=args.out,
+                  include_blocked=args.include_blocked or None, project_dir=args.project_dir, wait=args.wait,
+                  dry_run=getattr(args, "dry_run", False), skip_tests=getattr(args, "skip_tests", False),
+                  force=getattr(args, "force", False), progress=progress, engine=args.engine)
     for warning in result.warnings:
         err(f"warning: {warning}")
     if result.gate is not None:
@@ -132,7 +129,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .pipeline import run_ingest
 
-    report = run_ingest(args.path, db=args.db, wait=args.wait)
+    engine = getattr(args, "engine", None) or args.project.settings.engine
+    report = run_ingest(args.path, db=args.db, wait=args.wait, engine=engine, project=args.project)
     for line in report.lines():
         err(line)
     print(f"run {report.run_id}: ingested {report.input_path} ({report.input_shape})")
@@ -145,7 +143,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     result = run_build(db=args.db, config=args.config, project_dir=args.project_dir, run=args.run,
                        include_blocked=args.include_blocked or None, wait=args.wait,
-                       skip_tests=args.skip_tests, note=err)
+                       skip_tests=args.skip_tests, note=err, engine=args.engine)
     print(f"run {result.run_id}: built {len(result.models)} models ({', '.join(result.models)})")
     return 0
 
@@ -396,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="store_true",
                        help="also print how long each model took (each stage's time is always printed)")
 
+    def engine(p: argparse.ArgumentParser, what: str = "where the models run") -> None:
+        p.add_argument("--engine", metavar="ENGINE",
+                       help=f"{what}: duckdb (the default) or spark (pip install 'foxwarehouse[spark]'); "
+                            "or engine: in foxwarehouse.yml")
+
     def cfg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", metavar="FILE",
                        help="routing config (default config/routing_config.yaml, else the packaged default)")
@@ -412,9 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "publish nothing")
     skip_tests(p)
     force(p)
-    p.add_argument("--engine", metavar="ENGINE",
-                   help="where the models run: duckdb (the default) or spark (pip install 'foxwarehouse[spark]'); "
-                        "or engine: in foxwarehouse.yml")
+    engine(p)
     verbose(p)
 
     p = add("demo", "run the whole pipeline on the bundled example metrics")
@@ -428,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ingest", "load a metrics file or directory as a new run")
     p.add_argument("path", metavar="PATH")
     db(p)
+    engine(p, "where a URI (s3a://, hdfs://, file://...) or spark.table:NAME is read")
 
     p = add("build", "run the SQL models for the latest ingested run")
     cfg(p)
@@ -435,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="RUN", help="run to build (default: latest)")
     p.add_argument("--include-blocked", action="store_true", help="also emit blocked jobs (priority 0)")
     skip_tests(p)
+    engine(p)
 
     p = add("export", "write the plan files of the latest built run")
     db(p)

@@ -19,6 +19,7 @@ from .faults import checkpoint
 if TYPE_CHECKING:
     from .context import Context
     from .spark.models import SparkModels
+    from .spark.session import SparkSettings
 
 Params = Sequence[Any] | None
 
@@ -86,12 +87,13 @@ class DuckDBEngine:
             checkpoint("txn:after-commit")
 
 
-def require_engine(name: str) -> None:
-    """Stop (exit 2, one line) before anything is ingested when engine `name` cannot run here."""
+def require_engine(name: str, spark: SparkSettings | None = None) -> None:
+    """Stop (exit 2, one line) before anything is ingested when engine `name` cannot run here:
+    pyspark missing, or the Spark Connect server that `spark` (with the environment) names unreachable."""
     if name == "spark":
-        from .spark.session import require_pyspark
+        from .spark.session import SparkSettings, preflight
 
-        require_pyspark()
+        preflight(spark if spark is not None else SparkSettings())
 
 
 def model_runner(name: str, ctx: Context) -> SparkModels | None:

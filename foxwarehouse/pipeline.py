@@ -27,9 +27,10 @@ from .engine import require_engine
 from .errors import InputError, WarehouseBusy
 from .export.writer import ExportResult, check_export_folder, export
 from .gate import GateResult, run_gate
-from .ingest.reader import IngestReport, fingerprint_files, ingest, locate_inputs
+from .ingest.reader import IngestReport, ingest
 from .progress import Progress
-from .project import Project
+from .project import Project, load_project
+from .spark.inputs import ingest_input, input_fingerprint
 from .warehouse import PUBLISHED_RUN_QUERY, Warehouse
 
 if TYPE_CHECKING:
@@ -93,22 +94,33 @@ def _refresh_views(wh: Warehouse, ctx: Context) -> Callable[[], None]:
     return refresh
 
 
-def run_ingest(metrics: str | Path, db: str | Path = DEFAULT_DB, wait: float = 0.0) -> IngestReport:
+def run_ingest(metrics: str | Path, db: str | Path = DEFAULT_DB, wait: float = 0.0, engine: str = "duckdb",
+               project: Project | None = None) -> IngestReport:
+    """Ingest `metrics` as a new run; with the spark engine, a URI or catalog table is validated on Spark."""
+    if engine == "spark":
+        settings = (project or load_project()).settings.spark
+        require_engine(engine, settings)
+        with Warehouse(db, wait=wait) as wh:
+            return ingest_input(wh, metrics, engine, settings)
     with Warehouse(db, wait=wait) as wh:
         return ingest(wh, metrics)
 
 
 def run_build(db: str | Path = DEFAULT_DB, config: str | Path | dict | None = None, project_dir: str | Path | None = None,
               run: str | None = None, include_blocked: bool | None = None, wait: float = 0.0,
-              skip_tests: bool = False, note: Callable[[str], None] | None = None) -> BuildResult:
+              skip_tests: bool = False, note: Callable[[str], None] | None = None,
+              engine: str | None = None) -> BuildResult:
     """Build a run (default: the latest ingested one). The project's SQL unit tests run first
-    (raising TestGateError, nothing built, when one fails) unless `skip_tests`."""
+    (raising TestGateError, nothing built, when one fails) unless `skip_tests`. `engine` (default:
+    the project file's engine) is where the models run: duckdb or spark."""
     ctx = Context.load(config, project_dir, include_blocked)
+    engine = engine or ctx.project.settings.engine
+    require_engine(engine, ctx.project.settings.spark)
     with Warehouse(db, wait=wait) as wh:
         gate = run_gate(wh, ctx.project, skip=skip_tests, note=note)
         run_id = prepare_run(wh, run)
         _record_tests(wh, run_id, gate)
-        return build(wh, ctx, run_id, audit=run_audits, after_commit=_refresh_views(wh, ctx))
+        return build(wh, ctx, run_id, audit=run_audits, after_commit=_refresh_views(wh, ctx), models_engine=engine)
 
 
 def run_export(db: str | Path = DEFAULT_DB, out: str | Path = DEFAULT_OUT, run: str | None = None,
@@ -142,7 +154,7 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
     progress = progress if progress is not None else Progress()
     ctx = Context.load(config, project_dir, include_blocked)
     engine = engine or ctx.project.settings.engine
-    require_engine(engine)
+    require_engine(engine, ctx.project.settings.spark)
     config_warnings = ctx.warnings
     # An --out that can never be a folder (a file, a dangling link, a link loop) is refused before a
     # run is made, rather than after a build that could not be published.
@@ -160,11 +172,12 @@ def plan(metrics: str | os.PathLike[str], config: str | os.PathLike[str] | dict 
         gate = run_gate(wh, ctx.project, skip=skip_tests)
         try:
             if not force and not dry_run:
-                published = _published_if_unchanged(wh, ctx, metrics, out)
+                published = _published_if_unchanged(wh, ctx, metrics, out, engine)
                 if published is not None:
                     return _unchanged_result(published, out, gate, config_warnings)
             with progress.stage("ingest"):
-                report = ingest(wh, metrics)
+                # With the Spark engine a URI or catalog table is validated and read on Spark.
+                report = ingest_input(wh, metrics, engine, ctx.project.settings.spark)
         except InputError as exc:
             if not non_blocking:
                 raise
@@ -259,7 +272,7 @@ def _has_column(wh: Warehouse, table: str, column: str) -> bool:
 
 
 def _published_if_unchanged(wh: Warehouse, ctx: Context, metrics: str | os.PathLike[str],
-                            out: str | os.PathLike[str]) -> dict[str, Any] | None:
+                            out: str | os.PathLike[str], engine: str = "duckdb") -> dict[str, Any] | None:
     """The published run when planning `metrics` into `out` would make exactly its plan again.
 
     Identical means: the same input bytes (input_fingerprint), the same validated config
@@ -278,12 +291,7 @@ def _published_if_unchanged(wh: Warehouse, ctx: Context, metrics: str | os.PathL
         return None
     if not (Path(out) / "training_plan" / "master_training_plan.json").is_file():
         return None
-    _, files = locate_inputs(metrics)
-    try:
-        fingerprint = fingerprint_files(files)
-    except OSError as exc:
-        raise InputError(f"{metrics}: cannot be read: {exc}", path=os.fspath(metrics)) from None
-    if fingerprint != run.get("input_fingerprint"):
+    if input_fingerprint(metrics, engine, ctx.project.settings.spark) != run.get("input_fingerprint"):
         return None
     from .model_versions import known_versions, models_fingerprint_for
 

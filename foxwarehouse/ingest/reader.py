@@ -10,15 +10,16 @@ import csv
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 
 from ..engine import one_row
 from ..errors import InputError
-from ..export.export_record import owned_top_level_file
+from ..export.export_record import file_digest, owned_top_level_file
 from ..faults import checkpoint
 from ..formatting import visible_controls
 from ..render import quote_identifier, sql_literal
@@ -151,16 +152,27 @@ def locate_inputs(path: str | os.PathLike[str]) -> tuple[str, dict[str, Path]]:
         entries = sorted(root.iterdir(), key=lambda p: p.name)
     except OSError as exc:
         raise InputError(f"{root}: cannot be listed: {exc}", path=root) from None
-    found: dict[str, list[Path]] = {}
-    exported: list[Path] = []
-    for entry in entries:
-        stem, dot, ext = entry.name.rpartition(".")
+    return choose_inputs(str(root), [(e.name, e) for e in entries], owned_top_level_file, Path.is_file)
+
+
+_Entry = TypeVar("_Entry")
+
+
+def choose_inputs(root: str, entries: list[tuple[str, _Entry]], exported_by_us: Callable[[_Entry], bool],
+                  is_file: Callable[[_Entry], bool]) -> tuple[str, dict[str, _Entry]]:
+    """The input shape and files of a metrics folder `root` from its entries ((name, entry) sorted by
+    name; an entry's text is how messages name it): the name rules of `locate_inputs`, for a local
+    folder or one only Spark lists."""
+    found: dict[str, list[_Entry]] = {}
+    exported: list[_Entry] = []
+    for name, entry in entries:
+        stem, dot, ext = name.rpartition(".")
         if not dot or stem.lower() not in SOURCE_NAMES or ext.lower() not in ("parquet", "csv"):
             continue
-        if owned_top_level_file(entry):
+        if exported_by_us(entry):
             exported.append(entry)
             continue
-        if entry.is_file():
+        if is_file(entry):
             found.setdefault(stem.lower(), []).append(entry)
     for name, matches in found.items():
         if len(matches) > 1:
@@ -187,7 +199,7 @@ def locate_inputs(path: str | os.PathLike[str]) -> tuple[str, dict[str, Path]]:
             f"to re-plan from it, pass the file itself: --metrics {shown}",
             path=root,
         )
-    present = f" ({', '.join(p.name for p in raw.values())} found without it)" if raw else ""
+    present = f" ({', '.join(_base_name(p) for p in raw.values())} found without it)" if raw else ""
     raise InputError(
         f"{root}: no metrics found{present}: expected routing_candidates.(parquet|csv) or "
         f"feature_selection.(parquet|csv) (with optional stability_snapshots and leakage files)",
@@ -195,21 +207,28 @@ def locate_inputs(path: str | os.PathLike[str]) -> tuple[str, dict[str, Path]]:
     )
 
 
-def _check_format(path: Path) -> str:
-    suffix = path.suffix.lower()
+def _base_name(entry: object) -> str:
+    """The file name of a path or URI."""
+    return str(entry).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _check_format(path: Path | str) -> str:
+    suffix = PurePath(str(path)).suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; use .parquet or .csv", path=path)
     return suffix[1:]
 
 
 def fingerprint_files(files: dict[str, Path]) -> str:
+    return combine_digests({name: file_digest(path) for name, path in files.items()})
+
+
+def combine_digests(digests: dict[str, str]) -> str:
+    """The input fingerprint from each source's SHA-256 (hex): the same whoever hashed the bytes
+    (this machine for a local file, Spark's executors for a URI), and it changes with any byte."""
     digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0")
-        with open(files[name], "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        digest.update(b"\0")
+    for name in sorted(digests):
+        digest.update(name.encode() + b"\0" + digests[name].encode() + b"\0")
     return digest.hexdigest()
 
 
@@ -220,11 +239,21 @@ def ingest(wh: Warehouse, path: str | os.PathLike[str], run_id: str | None = Non
         fingerprint = fingerprint_files(files)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read: {exc}", path=os.fspath(path)) from None
-    run_id = run_id or new_run_id()
-    report = IngestReport(run_id, str(path), shape, fingerprint)
+    report = IngestReport(run_id or new_run_id(), str(path), shape, fingerprint)
     # The run records the absolute path of what was read (the candidates file itself when a folder
     # held one), so an export from any folder knows which file it must never overwrite.
     stored_path = os.path.abspath(files["routing_candidates"] if shape == "candidates" else path)
+    return load_run(wh, report, stored_path, files, _load_file)
+
+
+_File = TypeVar("_File")
+
+
+def load_run(wh: Warehouse, report: IngestReport, stored_path: str, files: dict[str, _File],
+             load: Callable[[duckdb.DuckDBPyConnection, InputSpec, _File, str], dict[str, int]]) -> IngestReport:
+    """Record `report`'s run and load each of its `files` with `load` (which validates it and fills
+    the source table) in one transaction: a bad file leaves nothing behind."""
+    run_id, shape, fingerprint = report.run_id, report.input_shape, report.input_fingerprint
     specs = [CANDIDATES] if shape == "candidates" else [FEATURE_SELECTION, SNAPSHOTS, LEAKAGE]
     with wh.transaction() as con:
         con.execute(
@@ -235,7 +264,7 @@ def ingest(wh: Warehouse, path: str | os.PathLike[str], run_id: str | None = Non
         checkpoint("ingest:after-run-row")
         for spec in specs:
             if spec.name in files:
-                report.files[spec.name] = _load_file(con, spec, files[spec.name], run_id)
+                report.files[spec.name] = load(con, spec, files[spec.name], run_id)
         con.execute("UPDATE runs SET ingest_report = ? WHERE run_id = ?", [json.dumps(report.files), run_id])
         checkpoint("ingest:before-commit")
     checkpoint("ingest:committed")
@@ -255,7 +284,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path, run_
         raise InputError(f"{path}: cannot be read as {fmt.upper()}: {_error_text(exc)}", path=path) from None
     checkpoint(f"ingest:after-stage:{spec.name}")
     try:
-        stage = _StagedFile(con, spec, path)
+        stage = _StagedFile(DuckDBStage(con), spec, path)
         try:
             counts = stage.load(run_id)
         except (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException,
@@ -314,7 +343,7 @@ def _skip_element(schema: list[tuple[Any, ...]], pos: int) -> int:
     return pos
 
 
-def _no_repeats(path: Path, names: list[str], message: str) -> None:
+def _no_repeats(path: Path | str, names: list[str], message: str) -> None:
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         key = _column_key(name)
@@ -428,22 +457,38 @@ def _scan_csv(path: Path, errors: str) -> CsvLayout:
                         if _not_utf8([value]):
                             bad_text.setdefault(i, []).append(f"row {rows}: {_show(value.encode('utf-8', 'surrogateescape'))}")
         except csv.Error as exc:
-            raise InputError(f"{path}: malformed CSV at line {reader.line_num} (row {rows + 1}): {exc}", path=path, line=reader.line_num) from None
+            raise malformed_csv(path, reader.line_num, rows + 1, exc) from None
     if width_count:
-        more = f" (and {width_count - len(width_errors)} more)" if width_count > len(width_errors) else ""
-        raise InputError(
-            f"{path}: {width_count} row{'s do' if width_count != 1 else ' does'} not have the header's {len(columns)} "
-            f"columns ({', '.join(columns)[:200]}): {'; '.join(width_errors)}{more}",
-            path=path,
-        )
+        raise ragged_csv(path, columns, width_count, width_errors)
     for i, problems in bad_text.items():
-        more = f" (and {len(problems) - MAX_SHOWN} more)" if len(problems) > MAX_SHOWN else ""
-        raise InputError(
-            f"{path}: column {columns[i]!r}: {len(problems)} row{'s are' if len(problems) != 1 else ' is'} not valid UTF-8 "
-            f"text: {'; '.join(problems[:MAX_SHOWN])}{more}; save the file as UTF-8",
-            path=path,
-        )
+        raise not_utf8_csv(path, columns[i], len(problems), problems[:MAX_SHOWN])
     return CsvLayout(delimiter, columns, rows, max(_MIN_LINE_BYTES, 4 * longest + 1024))
+
+
+# The CSV grammar's messages (also given for files Spark reads).
+
+def malformed_csv(path: Path | str, line: int, row: int, exc: csv.Error) -> InputError:
+    return InputError(f"{path}: malformed CSV at line {line} (row {row}): {exc}", path=path, line=line)
+
+
+def ragged_csv(path: Path | str, columns: list[str], count: int, shown: list[str]) -> InputError:
+    """`count` rows of another width than the header's; `shown`: "row R (line L) has N fields" of the first ones."""
+    more = f" (and {count - len(shown)} more)" if count > len(shown) else ""
+    return InputError(
+        f"{path}: {count} row{'s do' if count != 1 else ' does'} not have the header's {len(columns)} "
+        f"columns ({', '.join(columns)[:200]}): {'; '.join(shown)}{more}",
+        path=path,
+    )
+
+
+def not_utf8_csv(path: Path | str, column: str, count: int, shown: list[str]) -> InputError:
+    """`count` values of `column` are not UTF-8; `shown`: "row R: b'...'" of the first ones."""
+    more = f" (and {count - len(shown)} more)" if count > len(shown) else ""
+    return InputError(
+        f"{path}: column {column!r}: {count} row{'s are' if count != 1 else ' is'} not valid UTF-8 "
+        f"text: {'; '.join(shown)}{more}; save the file as UTF-8",
+        path=path,
+    )
 
 
 # The staged read of a CSV file: the dialect the scan fixed, every column text, nothing guessed.
@@ -533,9 +578,14 @@ _LINE_CHECK = """
 
 def _line_pattern(delimiter: str, width: int) -> str:
     """RE2 for one line the scan parses into exactly `width` fields (quote '"', doubled inner quotes)."""
-    d = f"\\x{{{ord(delimiter):02x}}}"
-    field = f'(?:"(?:[^"]|"")*"|(?:[^"{d}][^{d}]*)?)'
+    d, field = _field_pattern(delimiter)
     return f"{field}(?:{d}{field}){{{width - 1}}}"
+
+
+def _field_pattern(delimiter: str) -> tuple[str, str]:
+    """RE2 (also Java's regex) of the delimiter and of one field the scan parses (quote '"', doubled inner quotes)."""
+    d = f"\\x{{{ord(delimiter):02x}}}"
+    return d, f'(?:"(?:[^"]|"")*"|(?:[^"{d}][^{d}]*)?)'
 
 
 def _not_utf8(values: list[str]) -> bool:
@@ -560,16 +610,83 @@ class _Check:
     problem: str     # what is wrong, for many rows ("are negative")
 
 
+class Stage(Protocol):
+    """Where a staged file's rows are and how queries over them run: DuckDB's temp table here, a
+    Spark view for the inputs only Spark reads. The checks are DuckDB SQL over `table`; a stage
+    that is not DuckDB translates them."""
+
+    table: str    # the staged rows (SQL name)
+    merged: str   # the rowids of the mode-fallback copies left out (SQL name)
+    rowid: str    # the column numbering the rows in file order (from any base)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
+
+    def columns(self) -> list[tuple[str, str]]:
+        """The staged file's columns: (name, DuckDB type name)."""
+        ...
+
+    def fields(self, column: str) -> list[tuple[str, str]]:
+        """The fields of struct `column` (quoted SQL): (name, DuckDB type name)."""
+        ...
+
+    def json_array(self, text: str) -> tuple[str, str]:
+        """(SQL true when `text` is a JSON array, SQL of that array as a list of text)."""
+        ...
+
+    def create_merged(self, sql: str | None) -> None:
+        """Drop `merged`; make it from `sql` unless None."""
+        ...
+
+    def insert(self, table: str, columns: str, row: str, select: str, where: str, run_id: str) -> None:
+        """Insert the staged rows where `where` holds, in file order, into warehouse `table`."""
+        ...
+
+
+class DuckDBStage:
+    """A file staged by DuckDB as the temp table ``ingest_stage`` of the ingest's connection."""
+
+    table = "temp.main.ingest_stage"
+    merged = "temp.main.ingest_merged"
+    rowid = "rowid"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def columns(self) -> list[tuple[str, str]]:
+        return [(row[0], row[1]) for row in self.con.execute("DESCRIBE temp.main.ingest_stage").fetchall()]
+
+    def fields(self, column: str) -> list[tuple[str, str]]:
+        return [(row[0], row[1]) for row in
+                self.con.execute(f"DESCRIBE SELECT {column}.* FROM temp.main.ingest_stage").fetchall()]
+
+    def json_array(self, text: str) -> tuple[str, str]:
+        return f"json_valid({text}) AND json_type({text}) = 'ARRAY'", f"from_json({text}, '[\"VARCHAR\"]')"
+
+    def create_merged(self, sql: str | None) -> None:
+        self.con.execute("DROP TABLE IF EXISTS temp.main.ingest_merged")
+        if sql is not None:
+            self.con.execute(f"CREATE TEMP TABLE ingest_merged AS {sql}")
+
+    def insert(self, table: str, columns: str, row: str, select: str, where: str, run_id: str) -> None:
+        self.con.execute(
+            f"INSERT INTO {table} (run_id, source_row, {columns}) "
+            f"SELECT ?, {row}, {select} FROM temp.main.ingest_stage WHERE {where} ORDER BY rowid",
+            [run_id],
+        )
+
+
 class _StagedFile:
     """One staged input file: column mapping, typed expressions, checks, and the insert."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path):
-        self.con, self.spec, self.path = con, spec, path
+    def __init__(self, stage: Stage, spec: InputSpec, path: Path | str):
+        self.stage, self.spec, self.path = stage, spec, path
         self.pending: list[_Check] = []
-        described = con.execute("DESCRIBE temp.main.ingest_stage").fetchall()
         self.types: dict[str, str] = {}
         self.names: dict[str, str] = {}
-        for name, dtype, *_ in described:
+        for name, dtype in stage.columns():
             key = _column_key(name)
             if key in self.names:
                 raise InputError(f"{path}: column {name!r} appears more than once", path=path)
@@ -579,17 +696,17 @@ class _StagedFile:
         self.fields: dict[str, tuple[str, str]] = {}
         if self.types.get("stability_metrics", "").startswith("STRUCT"):
             column = quote_identifier(self.names["stability_metrics"])
-            for name, dtype, *_ in con.execute(f"DESCRIBE SELECT {column}.* FROM temp.main.ingest_stage").fetchall():
+            for name, dtype in stage.fields(column):
                 key = _column_key(name)
                 if key in self.fields:
                     raise InputError(f"{path}: column {self.names['stability_metrics']!r}: field {name!r} appears more "
                                      f"than once", path=path)
                 self.fields[key] = (name, dtype.upper())
-        count, base = one_row(con.execute("SELECT count(*), coalesce(min(rowid), 0) FROM temp.main.ingest_stage"))
+        count, base = self._one(f"SELECT count(*), coalesce(min({stage.rowid}), 0) FROM {stage.table}")
         self.row_count = int(count)
         # The 1-based data row number. A temp table made inside the ingest transaction numbers its
         # rows from a large transaction-local base (2^55 - 3968), not 0, so rowid is offset by its minimum.
-        self.row = f"(rowid - {int(base)} + 1)"
+        self.row = f"({stage.rowid} - {int(base)} + 1)"
         missing = [c for c in spec.required if c not in self.names]
         if missing:
             found = visible_controls(", ".join(self.names[k] for k in self.names), backslash=False) or "(none)"
@@ -598,6 +715,12 @@ class _StagedFile:
                 f"{', '.join(missing)} (columns found: {found[:300]})",
                 path=path,
             )
+
+    def _one(self, sql: str) -> tuple[Any, ...]:
+        rows = self.stage.rows(sql)
+        if len(rows) != 1:
+            raise AssertionError(f"one row expected of: {sql}")
+        return tuple(rows[0])
 
     # --- expressions ------------------------------------------------------------------------
 
@@ -636,10 +759,11 @@ class _StagedFile:
             if nested:
                 return "CAST(NULL AS VARCHAR[])", f"{raw} IS NOT NULL"
             text = f"trim(CAST({raw} AS VARCHAR))"
+            is_array, array = self.stage.json_array(text)
             expr = (
                 f"(CASE WHEN {raw} IS NULL OR {text} = '' THEN NULL "
-                f"WHEN starts_with({text}, '[') THEN CASE WHEN json_valid({text}) AND json_type({text}) = 'ARRAY' "
-                f"THEN list_filter(list_transform(from_json({text}, '[\"VARCHAR\"]'), lambda x: trim(x)), lambda x: x IS NOT NULL AND x <> '') END "
+                f"WHEN starts_with({text}, '[') THEN CASE WHEN {is_array} "
+                f"THEN list_filter(list_transform({array}, lambda x: trim(x)), lambda x: x IS NOT NULL AND x <> '') END "
                 f"ELSE list_filter(list_transform(string_split({text}, '|'), lambda x: trim(x)), lambda x: x <> '') END)"
             )
             bad = f"({raw} IS NOT NULL AND {text} <> '' AND {expr} IS NULL)"
@@ -708,7 +832,7 @@ class _StagedFile:
             # same, its DuckDB error (which aborts the ingest transaction, so no query could follow)
             # is reported by _load_file as for a single check's query.
             filters = ", ".join(f"count(*) FILTER (WHERE {c.condition})" for c in checks)
-            counts = [int(n) for n in one_row(self.con.execute(f"SELECT {filters} FROM temp.main.ingest_stage"))]
+            counts = [int(n) for n in self._one(f"SELECT {filters} FROM {self.stage.table}")]
         for check, known in zip(checks, counts):
             if known == 0:
                 continue
@@ -717,10 +841,10 @@ class _StagedFile:
                 self._raise(check.column, check.problem, count, rows)
 
     def _fail_rows(self, condition: str, shown: str) -> tuple[int, list[tuple]]:
-        count = int(one_row(self.con.execute(f"SELECT count(*) FROM temp.main.ingest_stage WHERE {condition}"))[0])
-        rows = self.con.execute(
-            f"SELECT {self.row}, {shown} FROM temp.main.ingest_stage WHERE {condition} ORDER BY rowid LIMIT {MAX_SHOWN}"
-        ).fetchall() if count else []
+        count = int(self._one(f"SELECT count(*) FROM {self.stage.table} WHERE {condition}")[0])
+        rows = self.stage.rows(
+            f"SELECT {self.row}, {shown} FROM {self.stage.table} WHERE {condition} ORDER BY {self.stage.rowid} LIMIT {MAX_SHOWN}"
+        ) if count else []
         return count, rows
 
     def _raise(self, column: str, problem: str, count: int, rows: list[tuple]) -> None:
@@ -783,18 +907,18 @@ class _StagedFile:
         extra_where = "".join(f" AND {expr} IS NOT NULL" for _, expr in extra)
         # Counting the repeated keys is a plain hash aggregate; the query that lists them (with
         # every row number) runs only when there are some.
-        repeated = one_row(self.con.execute(
-            f"""SELECT count(*) FROM (SELECT 1 FROM temp.main.ingest_stage WHERE NOT ({aggregate}){extra_where}
+        repeated = self._one(
+            f"""SELECT count(*) FROM (SELECT 1 FROM {self.stage.table} WHERE NOT ({aggregate}){extra_where}
                 GROUP BY {typed_target}, {typed_symbol}{''.join(f', {expr}' for _, expr in extra)} HAVING count(*) > 1)"""
-        ))[0]
+        )[0]
         if not repeated:
             return
-        dupes = self.con.execute(
+        dupes = self.stage.rows(
             f"""SELECT list(r ORDER BY r) AS rows_, count(*) OVER () AS n, bool_or(m) AS marked, t, s{extra_cols}
                 FROM (SELECT {typed_target} AS t, {typed_symbol} AS s, {self.row} AS r, {marked} AS m{extra_select}
-                      FROM temp.main.ingest_stage WHERE NOT ({aggregate}){extra_where})
+                      FROM {self.stage.table} WHERE NOT ({aggregate}){extra_where})
                 GROUP BY t, s{extra_cols} HAVING count(*) > 1 ORDER BY min(r) LIMIT {MAX_SHOWN}"""
-        ).fetchall()
+        )
         if dupes:
             shown = "; ".join(
                 f"target={_show(t)} {'(CS row)' if s is None else 'symbol=' + _show(s)}"
@@ -827,24 +951,21 @@ class _StagedFile:
         marked = self._mode_fallback_marked()
         merged = self._merge_mode_fallback(exprs, aggregate, marked)
         # Rows not loaded: aggregate rows, and the mode-fallback copies merged into the row they copy.
-        skipped = f"({aggregate} OR rowid IN (SELECT rid FROM temp.main.ingest_merged))" if merged else aggregate
+        skipped = (f"({aggregate} OR {self.stage.rowid} IN (SELECT rid FROM {self.stage.merged}))" if merged
+                   else aggregate)
         self.check_rules(exprs["target"], symbol_norm, skipped, marked)
         if mode:
             exprs["mode"] = f"(CASE WHEN {mode} = 'SYMBOL' THEN 'SYMBOL_SPECIFIC' ELSE {mode} END)"
         select = ", ".join(f"{expr} AS {quote_identifier(col)}" for col, expr in exprs.items())
         columns = ", ".join(quote_identifier(c) for c in exprs)
-        self.con.execute(
-            f"INSERT INTO {self.spec.table} (run_id, source_row, {columns}) "
-            f"SELECT ?, {self.row}, {select} FROM temp.main.ingest_stage WHERE NOT ({skipped}) ORDER BY rowid",
-            [run_id],
-        )
+        self.stage.insert(self.spec.table, columns, self.row, select, f"NOT ({skipped})", run_id)
         counts = {"rows_read": self.row_count}
         if self.spec in (CANDIDATES, FEATURE_SELECTION):
-            cs, sym, agg = one_row(self.con.execute(
+            cs, sym, agg = self._one(
                 f"SELECT count(*) FILTER (WHERE NOT ({skipped}) AND {symbol_norm} IS NULL), "
                 f"count(*) FILTER (WHERE {symbol_norm} IS NOT NULL), count(*) FILTER (WHERE {aggregate}) "
-                f"FROM temp.main.ingest_stage"
-            ))
+                f"FROM {self.stage.table}"
+            )
             counts.update(cs_rows=int(cs), symbol_rows=int(sym), aggregate_rows_skipped=int(agg))
             if marked != "FALSE":
                 counts["mode_fallback_rows_merged"] = merged
@@ -867,18 +988,17 @@ class _StagedFile:
         once, every copy but at most one marked in `mode_fallback`, and all of them identical in
         every column routing uses, the first unmarked row is kept and the copies are left out.
         Their rowids go to temp.main.ingest_merged; returns how many. Anything else stays a duplicate."""
-        self.con.execute("DROP TABLE IF EXISTS temp.main.ingest_merged")
         if marked == "FALSE":
+            self.stage.create_merged(None)
             return 0
         names = list(exprs)
         cols = ", ".join(f"{exprs[c]} AS c{i}" for i, c in enumerate(names))
         target = names.index("target")
         same = " AND ".join(f"r.c{i} IS NOT DISTINCT FROM f.c{i}" for i in range(len(names)))
-        self.con.execute(
-            f"""CREATE TEMP TABLE ingest_merged AS
-                WITH rows_ AS (
-                    SELECT rowid AS rid, {marked} AS marked, {cols}
-                    FROM temp.main.ingest_stage WHERE NOT ({aggregate}) AND {exprs['symbol']} IS NULL
+        self.stage.create_merged(
+            f"""WITH rows_ AS (
+                    SELECT {self.stage.rowid} AS rid, {marked} AS marked, {cols}
+                    FROM {self.stage.table} WHERE NOT ({aggregate}) AND {exprs['symbol']} IS NULL
                 ), ranked AS (
                     SELECT *, row_number() OVER (PARTITION BY c{target} ORDER BY marked, rid) AS pos,
                            count(*) OVER (PARTITION BY c{target}) AS n,
@@ -891,7 +1011,7 @@ class _StagedFile:
                 )
                 SELECT r.rid FROM ranked r JOIN mergeable m ON r.c{target} = m.t WHERE r.pos > 1"""
         )
-        return int(one_row(self.con.execute("SELECT count(*) FROM temp.main.ingest_merged"))[0])
+        return int(self._one(f"SELECT count(*) FROM {self.stage.merged}")[0])
 
 
 def _numeric(dtype: str) -> bool:

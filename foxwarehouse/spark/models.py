@@ -56,6 +56,14 @@ def one_chunk(table: Any) -> Any:
     return pa.Table.from_arrays(columns, schema=table.schema)
 
 
+def spark_schema(table: Any) -> Any:
+    """The Spark schema of Arrow table `table`, as createDataFrame infers it (a Spark Connect session
+    infers none from a table without rows, so the engine names it for a source without rows)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(table.schema, prefer_timestamp_ntz=False)
+
+
 def settle(con: duckdb.DuckDBPyConnection) -> None:
     """Finish the connection's open result, if any: DuckDB 2 runs nothing else on a connection
     (a registration, a new relation) while a query's rows are unread."""
@@ -94,7 +102,7 @@ class SparkModels:
     def _load_sources(self, con: duckdb.DuckDBPyConnection, source_view: Callable[[str], str]) -> None:
         for name in SOURCES:
             rows = one_chunk(con.sql(f"SELECT * FROM {source_view(name)}").to_arrow_table())
-            frame = self.session.createDataFrame(rows)
+            frame = self.session.createDataFrame(rows, schema=spark_schema(rows) if rows.num_rows == 0 else None)
             self._view(frame, SPARK_PREFIX + "src_" + name)
 
     def _view(self, frame: Any, view: str) -> None:

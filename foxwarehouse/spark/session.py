@@ -1,15 +1,22 @@
-"""The Spark session of the Spark engine: its settings (project file and environment) and how it starts.
+"""The Spark session of the Spark engine: its settings (project file and environment) and how it starts,
+a local or cluster session in this process (``spark.master``) or a Spark Connect client (``spark.remote``).
 
 pyspark is an optional extra and is imported here only, when the engine is spark; without it the
 command stops with one line naming the extra to install.
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import re
+import socket
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ProjectError
 
@@ -18,6 +25,11 @@ MASTER_ENV = "FOXWAREHOUSE_SPARK_MASTER"
 REMOTE_ENVS = ("FOXWAREHOUSE_SPARK_REMOTE", "SPARK_REMOTE")
 CONF_ENV_PREFIX = "FOXWAREHOUSE_SPARK_CONF_"  # FOXWAREHOUSE_SPARK_CONF_spark_executor_memory=4g
 DEFAULT_MASTER = "local[*]"
+CONNECT_DEFAULT_PORT = 15002    # Spark Connect's port when the URL names none
+# How long the engine waits for a Spark Connect server to accept a connection. pyspark's client
+# retries an unreachable server for 10 minutes or more; the engine checks once, first, instead.
+CONNECT_PROBE_SECONDS = 10.0
+RELEASE_SECONDS = 5.0           # how long a finishing command waits to release its Connect session
 
 # Settings that make Spark compute what DuckDB computes: UTC for any timestamp; ANSI mode, so that
 # a cast that cannot succeed or an overflowing integer fails as in DuckDB instead of becoming NULL
@@ -93,6 +105,19 @@ def require_pyspark() -> None:
         raise ProjectError(f"engine spark needs pyspark, which is not installed: {INSTALL_HINT}") from None
 
 
+def preflight(settings: SparkSettings) -> None:
+    """Stop with one line (exit 2) before anything runs when the engine cannot start a session:
+    pyspark missing, or the Spark Connect server of `settings` (with the environment) unreachable.
+    A session already active in this process is the one used, so its settings are not checked."""
+    require_pyspark()
+    remote = settings.with_environment().remote
+    if remote:
+        from pyspark.sql import SparkSession
+
+        if SparkSession.getActiveSession() is None:
+            check_remote(remote)
+
+
 def get_session(settings: SparkSettings) -> Any:
     """The Spark session the engine uses: the active one in this process if any (a notebook's, or a
     test suite's), else one started from `settings`; the session settings that make results match
@@ -104,6 +129,9 @@ def get_session(settings: SparkSettings) -> Any:
     if session is None:
         builder = SparkSession.builder.appName("foxwarehouse")
         if settings.remote:
+            check_remote(settings.remote)
+            # On Spark Connect the session's static settings (executor memory...) are the server's:
+            # pyspark skips any it cannot set, and so does the conf.set loop below.
             builder = builder.remote(settings.remote)
         else:
             master = settings.master or DEFAULT_MASTER
@@ -121,6 +149,8 @@ def get_session(settings: SparkSettings) -> Any:
         for key, value in settings.conf.items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
+        if settings.remote:
+            atexit.register(release_at_exit, session)
     quiet_python_side()
     for key, value in {**SESSION_DEFAULTS, **settings.conf}.items():
         try:
@@ -132,6 +162,55 @@ def get_session(settings: SparkSettings) -> Any:
     for statement in SESSION_FUNCTIONS:
         session.sql(statement)
     return session
+
+
+def connect_address(remote: str) -> tuple[str, int] | None:
+    """The (host, port) a Spark Connect URL ``sc://host[:port][/;param=value...]`` names; None for
+    ``local``/``local[N]`` (pyspark starts a Connect server in this process). ProjectError when
+    `remote` is neither."""
+    if re.fullmatch(r"local(\[[^\]]*\])?", remote):
+        return None
+    shown = remote.split(";", 1)[0]   # never echo the parameters: they may hold a token
+    if not remote.startswith("sc://"):
+        raise ProjectError(f"spark.remote must be a Spark Connect URL like sc://host:15002, not {shown!r}")
+    parts = urlsplit(remote)
+    try:
+        port = parts.port or CONNECT_DEFAULT_PORT
+    except ValueError:
+        port = 0
+    if not parts.hostname or not 0 < port < 65536:
+        raise ProjectError(f"spark.remote must be a Spark Connect URL like sc://host:15002, not {shown!r}")
+    return parts.hostname, port
+
+
+def check_remote(remote: str, timeout: float = CONNECT_PROBE_SECONDS) -> None:
+    """Stop with one line (exit 2) when the Spark Connect server of `remote` does not accept a
+    connection within `timeout` seconds, instead of pyspark's minutes of retries."""
+    address = connect_address(remote)
+    if address is None:
+        return
+    host, port = address
+    try:
+        socket.create_connection(address, timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            reason = f"no answer in {timeout:g} s"
+        raise ProjectError(f"cannot reach the Spark Connect server {host}:{port} (spark.remote): {reason}") from None
+
+
+def release_at_exit(session: Any, timeout: float = RELEASE_SECONDS) -> None:
+    """Release this process's Spark Connect session on the server as the process ends: the server
+    would otherwise keep its views and checkpointed model rows (executor memory) until the session
+    times out, an hour by default. Waits at most `timeout` seconds, since pyspark retries a server
+    that went away for minutes."""
+    def stop() -> None:
+        with contextlib.suppress(Exception):
+            session.stop()
+
+    worker = threading.Thread(target=stop, name="foxwarehouse-spark-release", daemon=True)
+    worker.start()
+    worker.join(timeout)
 
 
 def local_driver_memory() -> str:

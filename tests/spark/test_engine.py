@@ -120,7 +120,11 @@ def test_a_file_uri_is_read_by_spark_and_ingested_like_the_local_file(tmp_path: 
     assert exported_files(tmp_path / "out_duckdb") == exported_files(out)
 
 
-@pytest.mark.parametrize("name", ["c_missing_target.csv", "c_not_utf8.csv", "does_not_exist.parquet"])
+# Validated on Spark (the whole corpus is in test_spark_validation.py): a missing column, text that is
+# not UTF-8, a path that is not there, a duplicate key, a quote left open, a repeated parquet column.
+@pytest.mark.parametrize("name", ["c_missing_target.csv", "c_not_utf8.csv", "does_not_exist.parquet",
+                                  "c_duplicate_pair.csv", "c_unterminated_quote.csv",
+                                  "c_duplicate_score_column.parquet"])
 def test_a_bad_file_uri_gives_the_local_files_message_naming_the_uri(name: str, tmp_path: Path,
                                                                     spark_session: Any) -> None:
     local, _ = plan_on("duckdb", tmp_path, BAD / name)
