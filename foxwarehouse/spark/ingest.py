@@ -33,26 +33,10 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import FoxError, InputError
-from ..ingest.reader import (
-    MAX_SHOWN,
-    IngestReport,
-    InputSpec,
-    _check_format,
-    _column_key,
-    _csv_columns,
-    _csv_reader,
-    _field_pattern,
-    _no_repeats,
-    _not_utf8,
-    _show,
-    _StagedFile,
-    choose_inputs,
-    combine_digests,
-    load_run,
-    malformed_csv,
-    not_utf8_csv,
-    ragged_csv,
-)
+from ..ingest.csv_input import csv_columns, csv_reader, field_pattern, malformed_csv, not_utf8, not_utf8_csv, ragged_csv
+from ..ingest.reader import check_format, choose_inputs, combine_digests, load_run, no_repeats
+from ..ingest.specs import MAX_SHOWN, IngestReport, InputSpec, column_key, show_value
+from ..ingest.staged import StagedFile
 from ..warehouse import Warehouse, new_run_id
 from .inputs import TABLE_PREFIX
 from .transpile import to_spark
@@ -88,7 +72,7 @@ def locate_spark_inputs(session: Any, metrics: str) -> tuple[str, dict[str, str]
     listed = _hadoop_listing(session, root)
     if listed is not None:
         if isinstance(listed, bool):
-            _check_format(root)
+            check_format(root)
             return "candidates", {"routing_candidates": root}
         return _choose(session, root, listed)
     try:
@@ -101,7 +85,7 @@ def locate_spark_inputs(session: Any, metrics: str) -> tuple[str, dict[str, str]
         raise InputError(f"{metrics}: Spark cannot read it: {message}", path=metrics) from None
     paths = [str(row["path"]) for row in found]
     if len(paths) == 1 and _tail(paths[0]) == _tail(root):   # a file, not a folder
-        _check_format(root)
+        check_format(root)
         return "candidates", {"routing_candidates": root}
     # Only the folder's own files (the listing is recursive, so that no subfolder is read as a partition).
     return _choose(session, root, [(p.rsplit("/", 1)[-1], True) for p in paths
@@ -220,7 +204,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, session: Any, spec: InputSpec, ur
         except Exception as exc:  # noqa: BLE001
             raise InputError(f"{uri}: Spark cannot read it: {spark_error_line(exc)}", path=uri) from None
         try:
-            return _StagedFile(stage, spec, uri).load(run_id)
+            return StagedFile(stage, spec, uri).load(run_id)
         except FoxError:
             raise
         except Exception as exc:  # noqa: BLE001 - a value the checks missed still names the file
@@ -282,7 +266,7 @@ class SparkStage:
         if uri.startswith(TABLE_PREFIX):
             df = _numbered(_read_table(self.session, uri), self.cached)
         else:
-            fmt = _check_format(uri)
+            fmt = check_format(uri)
             df = self._parquet(uri) if fmt == "parquet" else self._csv(uri)
         self.df = df.cache()
         self.cached.append(self.df)
@@ -297,10 +281,10 @@ class SparkStage:
     def _parquet(self, uri: str) -> Any:
         names = self._parquet_names(uri)
         if names is not None:
-            _no_repeats(uri, [n for n, _ in names], "column {name!r} appears more than once (columns {a} and {b})")
+            no_repeats(uri, [n for n, _ in names], "column {name!r} appears more than once (columns {a} and {b})")
             for name, fields in names:
-                if _column_key(name) == "stability_metrics" and fields:
-                    _no_repeats(uri, fields,
+                if column_key(name) == "stability_metrics" and fields:
+                    no_repeats(uri, fields,
                                 f"column {name!r}: field {{name!r}} appears more than once (fields {{a}} and {{b}})")
         try:
             df = self.session.read.parquet(uri)
@@ -339,14 +323,14 @@ class SparkStage:
         lines = self._lines(uri)
         header = lines.filter(f"{ROWID} = 0").select("line").collect()
         text = bytes(header[0][0]).decode("utf-8", "surrogateescape") if header else ""
-        reader, delimiter = _csv_reader(io.StringIO(text, newline=""))
+        reader, delimiter = csv_reader(io.StringIO(text, newline=""))
         errors = "strict"
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
             errors = "surrogateescape"
         try:
-            columns = _csv_columns(reader, uri, errors)   # type: ignore[arg-type]
+            columns = csv_columns(reader, uri, errors)   # type: ignore[arg-type]
         except csv.Error as exc:
             raise malformed_csv(uri, 1, 1, exc) from None
         multiline = self._check_csv_grammar(uri, lines, delimiter, columns)
@@ -398,7 +382,7 @@ class SparkStage:
                 F.max(ROWID).alias("last"), F.max("ends").alias("ended"),
                 F.expr(f"array_join(transform(array_sort(collect_list(struct({ROWID}, t))), x -> x.t), '\\n')").alias("t"))
                 .selectExpr("last + 1 AS last_line", "CAST(t AS BINARY) AS line", "t", "ended = 1 AS closed"))
-        d, field = (part.replace("\\", "\\\\") for part in _field_pattern(delimiter))   # in a SQL literal
+        d, field = (part.replace("\\", "\\\\") for part in field_pattern(delimiter))   # in a SQL literal
         outside = "regexp_replace(t, '\"(?:[^\"]|\"\")*\"', '')"
         body = (records.filter("last_line > 1 AND t <> ''")
                 .selectExpr("last_line", "line", "t", "closed",
@@ -436,10 +420,10 @@ class SparkStage:
             raise ragged_csv(uri, columns, int(ragged),
                              [f"row {row_of(int(r[0]))} (line {int(r[0])}) has {int(r[1])} fields" for r in shown])
         if bad_text:
-            self._not_utf8(uri, body, columns, delimiter, row_of)
+            self._check_utf8(uri, body, columns, delimiter, row_of)
         return odd
 
-    def _not_utf8(self, uri: str, body: Any, columns: list[str], delimiter: str, row_of: Any) -> None:
+    def _check_utf8(self, uri: str, body: Any, columns: list[str], delimiter: str, row_of: Any) -> None:
         """The scan's message for the first column with text that is not UTF-8 (its bad rows only reach the driver)."""
         rows = body.filter(f"fields = {len(columns)} AND NOT utf8").orderBy("last_line") \
             .select("last_line", "line").limit(1000).collect()
@@ -448,9 +432,9 @@ class SparkStage:
             record = bytes(line).decode("utf-8", "surrogateescape")
             values = next(csv.reader(io.StringIO(record, newline=""), delimiter=delimiter, quotechar='"'), [])
             for i, value in enumerate(values):
-                if _not_utf8([value]):
+                if not_utf8([value]):
                     problems.setdefault(i, []).append(
-                        f"row {row_of(int(last_line))}: {_show(value.encode('utf-8', 'surrogateescape'))}")
+                        f"row {row_of(int(last_line))}: {show_value(value.encode('utf-8', 'surrogateescape'))}")
         for i, found in problems.items():
             raise not_utf8_csv(uri, columns[i], len(found), found[:MAX_SHOWN])
 

@@ -17,7 +17,7 @@ from reliability_log import record
 
 from foxwarehouse.build import audits as audits_mod
 from foxwarehouse.build.audits import Audit, check_audits
-from foxwarehouse.ingest.reader import WHITESPACE, trim_names
+from foxwarehouse.ingest.specs import WHITESPACE, trim_names
 
 SUITE = "build and ingest fast paths"
 

@@ -288,10 +288,10 @@ def test_a_field_merely_ending_in_a_metric_name_is_not_that_metric(earlier, tmp_
 def test_a_value_the_checks_miss_is_still_one_line_naming_the_file(earlier, monkeypatch):
     # The backstop: a DuckDB conversion error while loading aborts the ingest transaction; it must
     # come out as an input error naming the file, not as the TransactionException of the cleanup.
-    from foxwarehouse.ingest import reader
-    typed = reader._StagedFile.typed
-    monkeypatch.setattr(reader._StagedFile, "check_values", lambda self: None)
-    monkeypatch.setattr(reader._StagedFile, "typed", lambda self, *a: tuple(
+    from foxwarehouse.ingest import staged
+    typed = staged.StagedFile.typed
+    monkeypatch.setattr(staged.StagedFile, "check_values", lambda self: None)
+    monkeypatch.setattr(staged.StagedFile, "typed", lambda self, *a: tuple(
         None if part is None else part.replace("TRY_CAST", "CAST") for part in typed(self, *a)))
     fields = pa.struct([("mean_overlap", pa.string())])
     metrics = pa.array([{"mean_overlap": "0.9"}, {"mean_overlap": "x"}, None], fields)

@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 
 from foxwarehouse.errors import InputError
-from foxwarehouse.ingest.reader import _error_text, _quick_layout, _read_csv, scan_csv, stage_csv
+from foxwarehouse.ingest.csv_input import _quick_layout, _read_csv, scan_csv, stage_csv
+from foxwarehouse.ingest.reader import error_text
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad"
 
@@ -74,7 +75,7 @@ def _outcome(con: duckdb.DuckDBPyConnection, path: Path, stage: Callable[[duckdb
     except InputError as exc:
         return str(exc)
     except duckdb.Error as exc:
-        return f"cannot be read as CSV: {_error_text(exc)}"
+        return f"cannot be read as CSV: {error_text(exc)}"
     finally:
         con.execute("ROLLBACK")
 
