@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The DuckDB engine against the Spark engine (local) on the same generated metrics.
 
-    python benchmarks/engines.py --sizes 100k,1M [--master 'local[*]'] [--keep DIR]
+    python benchmarks/engines.py --sizes 100k,1M [--master 'local[*]'] [--uri] [--keep DIR]
 
 For every size it generates the seeded synthetic metrics of benchmarks/run.py, then runs
 `foxwarehouse plan` with the JSON-only config (dump_plan_as [JSON], no derived views) once per
@@ -9,7 +9,8 @@ engine, each as its own process with `-v`, and prints wall time and peak memory 
 foxwarehouse process, and sampled over the process tree: Spark's JVM is a child process), where each
 engine's time goes (stages, and on Spark: session start, hand-over of the sources, each model on
 Spark, its rows back to the warehouse) and the ratio of the two. It checks that both engines wrote
-the same master_training_plan.json (apart from run_id and generated_at).
+the same master_training_plan.json (apart from run_id and generated_at). With --uri the Spark run
+reads the metrics as a file:// URI, so that Spark also reads and validates them (its ingest stage).
 """
 from __future__ import annotations
 
@@ -36,13 +37,13 @@ ENGINES = ("duckdb", "spark")
 _TOOK = re.compile(r"^(?P<indent>\s*)(?:(?P<stage>[\w ]+): )?(?P<name>.+?) took (?P<seconds>[0-9.]+) s$")
 
 
-def run_plan(engine: str, parquet: Path, config: Path, work: Path, env: dict[str, str],
+def run_plan(engine: str, metrics: str, config: Path, work: Path, env: dict[str, str],
              master: str | None) -> dict:
     """One `plan` process on `engine`: wall seconds, peak RSS (MiB) and its `took` lines."""
     folder = work / engine
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
-    cmd = [sys.executable, "-m", "foxwarehouse.cli", "plan", "--metrics", str(parquet), "--config", str(config),
+    cmd = [sys.executable, "-m", "foxwarehouse.cli", "plan", "--metrics", metrics, "--config", str(config),
            "--db", str(folder / "w.duckdb"), "--out", str(folder / "out"), "--engine", engine, "--skip-tests", "-v"]
     run_env = dict(env)
     if engine == "spark" and master:
@@ -132,7 +133,7 @@ def spark_breakdown(steps: list[tuple[str, float]]) -> dict[str, float]:
     return groups
 
 
-def bench_size(label: str, work: Path, env: dict[str, str], master: str | None) -> None:
+def bench_size(label: str, work: Path, env: dict[str, str], master: str | None, uri: bool = False) -> None:
     n_targets, n_symbols = SIZES[label]
     rows = n_targets * (n_symbols + 1)
     t0 = time.perf_counter()
@@ -142,7 +143,8 @@ def bench_size(label: str, work: Path, env: dict[str, str], master: str | None) 
     print(f"\n## {label}: {rows:,} candidates, generated in {time.perf_counter() - t0:.1f} s; plan, JSON only")
     results = {}
     for engine in ENGINES:
-        results[engine] = r = run_plan(engine, parquet, config, work, env, master)
+        metrics = parquet.as_uri() if uri and engine == "spark" else str(parquet)
+        results[engine] = r = run_plan(engine, metrics, config, work, env, master)
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["stages"].items())
         print(f"{engine:<7} wall {r['wall']:7.1f} s   peak RSS {r['rss']:6,.0f} MB, with child processes "
               f"(Spark's JVM) {r['tree_rss']:6,.0f} MB   ({stages})")
@@ -167,6 +169,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100k", help=f"comma list from {', '.join(SIZES)}")
     parser.add_argument("--master", help="Spark master for the Spark run (default: the engine's, local[*])")
+    parser.add_argument("--uri", action="store_true",
+                        help="give the Spark run the metrics as a file:// URI (read and validated on Spark)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     args = parser.parse_args()
     sizes = parse_sizes(args.sizes)
@@ -174,7 +178,7 @@ def main() -> int:
     print(f"foxwarehouse engines benchmark on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     for label in sizes:
         with size_folder(label, args.keep, "foxengines") as work:
-            bench_size(label, work, env, args.master)
+            bench_size(label, work, env, args.master, args.uri)
     return 0
 
 
