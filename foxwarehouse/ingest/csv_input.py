@@ -13,7 +13,7 @@ import duckdb
 
 from ..engine import one_row
 from ..errors import InputError
-from .specs import MAX_SHOWN, show_value
+from .specs import MAX_SHOWN, literal_file, show_value
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
@@ -182,7 +182,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str, columns: list[str],
               max_line_bytes: int) -> int:
     """Stage the file as `ingest_stage` (all columns text); returns the number of rows read."""
-    con.execute(_READ_CSV, [str(path), delimiter, {name: "VARCHAR" for name in columns}, max_line_bytes])
+    con.execute(_READ_CSV, [literal_file(path), delimiter, {name: "VARCHAR" for name in columns}, max_line_bytes])
     return int(one_row(con.execute("SELECT count(*) FROM temp.main.ingest_stage"))[0])
 
 
@@ -206,7 +206,7 @@ def _quick_layout(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list
         return None
     try:
         lines, bad, longest = one_row(con.cursor().execute(
-            _LINE_CHECK.format(fields=len(columns) - 1), [str(path), _line_pattern(delimiter, len(columns)), delimiter]))
+            _LINE_CHECK.format(fields=len(columns) - 1), [literal_file(path), _line_pattern(delimiter, len(columns)), delimiter]))
     except duckdb.Error:
         return None
     # scan_csv's limit is max(_MIN_LINE_BYTES, 4 * longest + 1024), longest counting the row's

@@ -32,6 +32,7 @@ from .specs import (
     IngestReport,
     InputSpec,
     column_key,
+    literal_file,
 )
 from .staged import DuckDBStage, StagedFile
 
@@ -178,7 +179,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path, run_
     con.execute("DROP TABLE IF EXISTS temp.main.ingest_stage")
     try:
         if fmt == "parquet":
-            con.execute("CREATE TEMP TABLE ingest_stage AS SELECT * FROM read_parquet(?)", [str(path)])
+            con.execute("CREATE TEMP TABLE ingest_stage AS SELECT * FROM read_parquet(?)", [literal_file(path)])
             _check_parquet_names(con, path)
         else:
             stage_csv(con, path)
@@ -214,7 +215,7 @@ def _check_parquet_names(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     would silently use the first; the file's own schema has the real names.
     """
     schema = con.execute("SELECT name, coalesce(num_children, 0) FROM parquet_schema(?) ORDER BY column_id",
-                         [str(path)]).fetchall()
+                         [literal_file(path)]).fetchall()
     # Depth-first: the root, then each column followed by its nested elements.
     top: list[tuple[str, int]] = []   # (name, index of its first child)
     pos = 1

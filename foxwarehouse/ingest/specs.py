@@ -127,3 +127,10 @@ def column_key(name: str) -> str:
 def show_value(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def literal_file(path: object) -> str:
+    """`path` as DuckDB's file readers take it literally. They expand ``*``, ``?`` and ``[...]`` as a
+    glob, so a folder named ``set[ab]`` would be read as ``seta/`` and ``star*`` together with
+    ``starA/``; each such character is written as a one-character class (``[*]``) instead."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in str(path))

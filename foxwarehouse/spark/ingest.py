@@ -59,6 +59,14 @@ def _error_line(exc: BaseException) -> str:
 
 # --- locating ------------------------------------------------------------------------------------
 
+def _reader(session: Any) -> Any:
+    """Spark's reader of files at a path as given: Spark expands ``*``, ``?``, ``[...]`` and ``{...}``
+    in a path it reads, so a metrics folder named ``star*`` would be read together with ``starA/``
+    (``__globPaths__`` is the data source option that turns that off, as Spark's own CSV and JSON
+    schema inference does)."""
+    return session.read.option("__globPaths__", "false")
+
+
 def _tail(uri: str) -> str:
     """What follows the scheme (Spark spells file:///x as file:/x)."""
     return re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*:/*", "/", uri).rstrip("/")
@@ -76,7 +84,7 @@ def locate_spark_inputs(session: Any, metrics: str) -> tuple[str, dict[str, str]
             return "candidates", {"routing_candidates": root}
         return _choose(session, root, listed)
     try:
-        found = (session.read.format("binaryFile").option("recursiveFileLookup", "true").load(root)
+        found = (_reader(session).format("binaryFile").option("recursiveFileLookup", "true").load(root)
                  .select("path").collect())
     except Exception as exc:  # noqa: BLE001 - pyspark's errors share no base class across versions
         message = _error_line(exc)
@@ -124,7 +132,7 @@ def _choose(session: Any, root: str, listed: list[tuple[str, bool]]) -> tuple[st
 def _published_digests(session: Any, root: str) -> dict[str, set[str]]:
     """The digests a foxwarehouse export recorded for the folder's top-level files (see export_record)."""
     try:
-        rows = session.read.text(f"{root}/.foxwarehouse/published.json", wholetext=True).collect()
+        rows = _reader(session).text(f"{root}/.foxwarehouse/published.json", wholetext=True).collect()
         files = json.loads(rows[0][0]).get("files", {}) if rows else {}
     except Exception:  # noqa: BLE001 - no record: nothing there was written by an export
         return {}
@@ -138,7 +146,7 @@ def _file_digests(session: Any, uris: list[str]) -> dict[str, str]:
     if not uris:
         return {}
     try:
-        rows = (session.read.format("binaryFile").load(uris)
+        rows = (_reader(session).format("binaryFile").load(uris)
                 .selectExpr("path", "sha2(content, 256) AS digest").collect())
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{uris[0]}: Spark cannot read it: {_error_line(exc)}", path=uris[0]) from None
@@ -287,7 +295,7 @@ class SparkStage:
                     no_repeats(uri, fields,
                                 f"column {name!r}: field {{name!r}} appears more than once (fields {{a}} and {{b}})")
         try:
-            df = self.session.read.parquet(uri)
+            df = _reader(self.session).parquet(uri)
             # The row's position in its file (as DuckDB numbers a parquet file's rows).
             df = df.select("*", df["_metadata.row_index"].alias(ROWID))
             df.schema  # noqa: B018
@@ -338,7 +346,7 @@ class SparkStage:
 
         schema = StructType([StructField(f"c{i}", StringType()) for i in range(len(columns))])
         try:
-            df = self.session.read.csv(uri, schema=schema, header=True, sep=delimiter, quote='"', escape='"',
+            df = _reader(self.session).csv(uri, schema=schema, header=True, sep=delimiter, quote='"', escape='"',
                                        multiLine=multiline, mode="FAILFAST", enforceSchema=True, encoding="UTF-8")
             # DuckDB reads an empty field, quoted or not, as NULL.
             df = _numbered(df.selectExpr(*[f"nullif(c{i}, '') AS `{name.replace('`', '``')}`"
@@ -354,7 +362,7 @@ class SparkStage:
     def _lines(self, uri: str) -> Any:
         """The file's lines as raw bytes, numbered from 0 (the header line)."""
         try:
-            df = self.session.read.format("text").load(uri).selectExpr("CAST(value AS BINARY) AS line")
+            df = _reader(self.session).format("text").load(uri).selectExpr("CAST(value AS BINARY) AS line")
             numbered = _numbered(df, self.cached)
             numbered.schema  # noqa: B018
         except Exception as exc:  # noqa: BLE001

@@ -200,3 +200,19 @@ def test_the_ingest_command_reads_a_uri_on_spark(tmp_path: Path, spark_session: 
     good = bundled_dir("examples") / "routing_candidates"
     result = ingest_on("spark", tmp_path, good.as_uri())
     assert result.code == 0 and "(candidates)" in result.out, result
+
+
+@pytest.mark.parametrize("shape", ["routing_candidates", "raw_metrics"])
+@pytest.mark.parametrize("name", ["star*", "brace{x}", "q?x", "set[ab]"])
+def test_a_uri_with_glob_characters_reads_that_folder_only(shape: str, name: str, tmp_path: Path,
+                                                           spark_session: Any) -> None:
+    # Spark expands *, ?, [...] and {...} in a path it reads; a metrics folder named with them must
+    # be read as itself, not together with the folders its name matches as a pattern (or not at all).
+    folder = tmp_path / "in" / name
+    shutil.copytree(bundled_dir("examples") / shape, folder)
+    for sibling in ("starA", "bracex", "qax", "seta"):
+        shutil.copytree(bundled_dir("examples") / shape, tmp_path / "in" / sibling)
+    local, local_out = plan_on("duckdb", tmp_path, folder)
+    uri, uri_out = plan_on("spark", tmp_path, f"file://{folder}")   # as Spark reads a path: not %-escaped
+    assert local.code == uri.code == 0, (local, uri)
+    assert_same_files(local_out, uri_out)
