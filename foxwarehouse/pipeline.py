@@ -27,10 +27,11 @@ from .engine import require_engine
 from .errors import InputError, WarehouseBusy
 from .export.writer import ExportResult, check_export_folder, export
 from .gate import GateResult, run_gate
-from .ingest.reader import IngestReport, ingest
+from .ingest.reader import IngestReport
 from .progress import Progress
 from .project import Project, load_project
 from .spark.inputs import ingest_input, input_fingerprint
+from .spark.session import SparkSettings
 from .warehouse import PUBLISHED_RUN_QUERY, Warehouse
 
 if TYPE_CHECKING:
@@ -97,13 +98,10 @@ def _refresh_views(wh: Warehouse, ctx: Context) -> Callable[[], None]:
 def run_ingest(metrics: str | Path, db: str | Path = DEFAULT_DB, wait: float = 0.0, engine: str = "duckdb",
                project: Project | None = None) -> IngestReport:
     """Ingest `metrics` as a new run; with the spark engine, a URI or catalog table is validated on Spark."""
-    if engine == "spark":
-        settings = (project or load_project()).settings.spark
-        require_engine(engine, settings)
-        with Warehouse(db, wait=wait) as wh:
-            return ingest_input(wh, metrics, engine, settings)
+    settings = (project or load_project()).settings.spark if engine == "spark" else SparkSettings()
+    require_engine(engine, settings)
     with Warehouse(db, wait=wait) as wh:
-        return ingest(wh, metrics)
+        return ingest_input(wh, metrics, engine, settings)
 
 
 def run_build(db: str | Path = DEFAULT_DB, config: str | Path | dict | None = None, project_dir: str | Path | None = None,

@@ -33,7 +33,7 @@ def is_spark_input(metrics: str | os.PathLike[str]) -> bool:
 def ingest_input(wh: Warehouse, metrics: str | os.PathLike[str], engine: str,
                  settings: SparkSettings) -> IngestReport:
     """Ingest `metrics`: on Spark for a URI or table with the Spark engine, else by DuckDB."""
-    if engine != "spark" or not is_spark_input(metrics):
+    if not _on_spark(metrics, engine):
         return ingest(wh, metrics)
     from .ingest import spark_ingest
     from .session import get_session
@@ -43,7 +43,7 @@ def ingest_input(wh: Warehouse, metrics: str | os.PathLike[str], engine: str,
 
 def input_fingerprint(metrics: str | os.PathLike[str], engine: str, settings: SparkSettings) -> str:
     """The input fingerprint `ingest_input` would record for `metrics`, without loading it."""
-    if engine != "spark" or not is_spark_input(metrics):
+    if not _on_spark(metrics, engine):
         _, files = locate_inputs(metrics)
         try:
             return fingerprint_files(files)
@@ -53,3 +53,16 @@ def input_fingerprint(metrics: str | os.PathLike[str], engine: str, settings: Sp
     from .session import get_session
 
     return spark_fingerprint(get_session(settings.with_environment()), os.fspath(metrics))
+
+
+def _on_spark(metrics: str | os.PathLike[str], engine: str) -> bool:
+    """True when Spark reads `metrics`; InputError for a URI or table on another engine (DuckDB would
+    only say the path is not found), unless a local file or folder has that very name."""
+    if not is_spark_input(metrics):
+        return False
+    if engine == "spark":
+        return True
+    if os.path.exists(metrics):
+        return False
+    raise InputError(f"{os.fspath(metrics)}: only the Spark engine reads a URI or {TABLE_PREFIX}NAME; "
+                     f"add --engine spark (or engine: spark in foxwarehouse.yml)", path=os.fspath(metrics))

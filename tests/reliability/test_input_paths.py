@@ -64,3 +64,16 @@ def test_a_path_with_glob_characters_reads_that_file_only(name: str, shape: str,
     got = _plan(tmp_path, folder / file_name if file_name else folder, "named")
     assert "decoy_target" not in json.dumps(got)
     assert got == want
+
+
+@pytest.mark.parametrize("metrics", ["s3a://bucket/metrics/", "hdfs://nn:8020/m/routing_candidates.parquet",
+                                     "spark.table:db.candidates"])
+@pytest.mark.parametrize("command", ["plan", "ingest"])
+def test_a_uri_on_the_duckdb_engine_says_it_needs_spark(metrics: str, command: str, tmp_path: Path) -> None:
+    args = ["plan", "--metrics", metrics] if command == "plan" else ["ingest", metrics]
+    result = run_cli([*args, "--db", tmp_path / "w.duckdb", "--engine", "duckdb"]
+                     + (["--out", tmp_path / "out"] if command == "plan" else []))
+    assert result.code == 2, result
+    assert result.err.strip() == (f"error: {metrics}: only the Spark engine reads a URI or spark.table:NAME; "
+                                  f"add --engine spark (or engine: spark in foxwarehouse.yml)"), result
+    assert not (tmp_path / "out").exists()
