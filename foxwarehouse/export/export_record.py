@@ -63,9 +63,16 @@ def write_record(out_dir: Path, record: dict[str, Any]) -> None:
 
 def recorded_digests(out_dir: Path, name: str) -> set[str]:
     """Digests recorded for top-level file `name` of `out_dir` (ours in any of these versions)."""
-    files = read_record(out_dir).get("files", {})
-    value = files.get(name, []) if isinstance(files, dict) else []
-    return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
+    return record_digests(read_record(out_dir)).get(name, set())
+
+
+def record_digests(record: Any) -> dict[str, set[str]]:
+    """{top-level file name: its recorded digests} of a record (also one read by Spark); a record of
+    another shape records nothing."""
+    files = record.get("files", {}) if isinstance(record, dict) else {}
+    if not isinstance(files, dict):
+        return {}
+    return {str(k): {d for d in v if isinstance(d, str)} for k, v in files.items() if isinstance(v, list)}
 
 
 def _legacy_link(path: Path) -> bool:

@@ -33,28 +33,17 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import FoxError, InputError
+from ..export.export_record import RECORD_FILE, STATE_DIR, record_digests
 from ..ingest.csv_input import csv_columns, csv_reader, field_pattern, malformed_csv, not_utf8, not_utf8_csv, ragged_csv
 from ..ingest.reader import check_format, choose_inputs, combine_digests, load_run, no_repeats
 from ..ingest.specs import MAX_SHOWN, IngestReport, InputSpec, column_key, show_value
 from ..ingest.staged import StagedFile
 from ..warehouse import Warehouse, new_run_id
 from .inputs import TABLE_PREFIX
+from .models import spark_error_line
 from .transpile import to_spark
 
 ROWID = "fw_rowid"   # the stage's 0-based row number in file order
-
-
-def _error_line(exc: BaseException) -> str:
-    """The first line of a Spark error; of a Java call's error, the Java exception's own message."""
-    from .models import spark_error_line
-
-    java = getattr(exc, "java_exception", None)
-    if java is not None:
-        try:
-            return f"{java.getClass().getSimpleName()}: {spark_error_line(Exception(str(java.getMessage())))}"
-        except Exception:  # noqa: BLE001,S110 - the JVM is gone: Python's text of the error below
-            pass
-    return spark_error_line(exc)
 
 
 # --- locating ------------------------------------------------------------------------------------
@@ -87,7 +76,7 @@ def locate_spark_inputs(session: Any, metrics: str) -> tuple[str, dict[str, str]
         found = (_reader(session).format("binaryFile").option("recursiveFileLookup", "true").load(root)
                  .select("path").collect())
     except Exception as exc:  # noqa: BLE001 - pyspark's errors share no base class across versions
-        message = _error_line(exc)
+        message = spark_error_line(exc)
         if "PATH_NOT_FOUND" in message or "does not exist" in message.lower():
             raise InputError(f"metrics path not found: {metrics}", path=metrics) from None
         raise InputError(f"{metrics}: Spark cannot read it: {message}", path=metrics) from None
@@ -117,7 +106,7 @@ def _hadoop_listing(session: Any, root: str) -> bool | list[tuple[str, bool]] | 
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{root}: Spark cannot read it: {_error_line(exc)}", path=root) from None
+        raise InputError(f"{root}: Spark cannot read it: {spark_error_line(exc)}", path=root) from None
 
 
 def _choose(session: Any, root: str, listed: list[tuple[str, bool]]) -> tuple[str, dict[str, str]]:
@@ -132,13 +121,11 @@ def _choose(session: Any, root: str, listed: list[tuple[str, bool]]) -> tuple[st
 def _published_digests(session: Any, root: str) -> dict[str, set[str]]:
     """The digests a foxwarehouse export recorded for the folder's top-level files (see export_record)."""
     try:
-        rows = _reader(session).text(f"{root}/.foxwarehouse/published.json", wholetext=True).collect()
-        files = json.loads(rows[0][0]).get("files", {}) if rows else {}
+        rows = _reader(session).text(f"{root}/{STATE_DIR}/{RECORD_FILE}", wholetext=True).collect()
+        record = json.loads(rows[0][0]) if rows else {}
     except Exception:  # noqa: BLE001 - no record: nothing there was written by an export
         return {}
-    if not isinstance(files, dict):
-        return {}
-    return {str(k): {d for d in v if isinstance(d, str)} for k, v in files.items() if isinstance(v, list)}
+    return record_digests(record)
 
 
 def _file_digests(session: Any, uris: list[str]) -> dict[str, str]:
@@ -149,7 +136,7 @@ def _file_digests(session: Any, uris: list[str]) -> dict[str, str]:
         rows = (_reader(session).format("binaryFile").load(uris)
                 .selectExpr("path", "sha2(content, 256) AS digest").collect())
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{uris[0]}: Spark cannot read it: {_error_line(exc)}", path=uris[0]) from None
+        raise InputError(f"{uris[0]}: Spark cannot read it: {spark_error_line(exc)}", path=uris[0]) from None
     by_tail = {_tail(str(row["path"])): str(row["digest"]) for row in rows}
     return {uri: by_tail.get(_tail(uri), "") for uri in uris}
 
@@ -176,7 +163,7 @@ def _table_digest(session: Any, metrics: str) -> str:
     except FoxError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{metrics}: Spark cannot read the table: {_error_line(exc)}", path=metrics) from None
+        raise InputError(f"{metrics}: Spark cannot read the table: {spark_error_line(exc)}", path=metrics) from None
     finally:
         for frame in cached:
             frame.unpersist()
@@ -210,13 +197,13 @@ def _load_file(con: duckdb.DuckDBPyConnection, session: Any, spec: InputSpec, ur
         except FoxError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise InputError(f"{uri}: Spark cannot read it: {_error_line(exc)}", path=uri) from None
+            raise InputError(f"{uri}: Spark cannot read it: {spark_error_line(exc)}", path=uri) from None
         try:
             return StagedFile(stage, spec, uri).load(run_id)
         except FoxError:
             raise
         except Exception as exc:  # noqa: BLE001 - a value the checks missed still names the file
-            raise InputError(f"{uri}: cannot be loaded: {_error_line(exc)}", path=uri) from None
+            raise InputError(f"{uri}: cannot be loaded: {spark_error_line(exc)}", path=uri) from None
     finally:
         stage.drop()
 
@@ -234,7 +221,7 @@ def _read_table(session: Any, metrics: str) -> Any:
         df = session.table(table)
         df.schema  # noqa: B018 - resolves the table now, for a one-line error
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{metrics}: Spark cannot read the table: {_error_line(exc)}", path=metrics) from None
+        raise InputError(f"{metrics}: Spark cannot read the table: {spark_error_line(exc)}", path=metrics) from None
     return df
 
 
@@ -281,7 +268,7 @@ class SparkStage:
         self.df.createOrReplaceTempView(self.table)
 
     def _read_error(self, uri: str, fmt: str, exc: BaseException) -> InputError:
-        message = _error_line(exc)
+        message = spark_error_line(exc)
         if "PATH_NOT_FOUND" in message:
             return InputError(f"metrics path not found: {uri}", path=uri)
         return InputError(f"{uri}: cannot be read as {fmt}: {message}", path=uri)

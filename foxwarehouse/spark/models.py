@@ -40,9 +40,19 @@ def spark_model_sql(renderer: Renderer, name: str, to_spark: Callable[[str], str
 
 
 def spark_error_line(exc: BaseException) -> str:
-    """The first line of a Spark error (the Java stack is not for users)."""
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0].strip()
+    """The first line of a Spark error (the Java stack is not for users); of an error of a direct
+    Java call (py4j), the Java exception's class and the first line of its message."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            return f"{java.getClass().getSimpleName()}: {_first_line(str(java.getMessage()))}"
+        except Exception:  # noqa: BLE001,S110 - the JVM is gone: Python's text of the error below
+            pass
+    return _first_line(str(exc)) or type(exc).__name__
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0].strip()
 
 
 def one_chunk(table: Any) -> Any:
